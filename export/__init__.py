@@ -1,0 +1,1 @@
+"""lfsdk.export: ONNX export, TensorRT engine builds, parity reports."""

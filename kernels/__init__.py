@@ -1,0 +1,1 @@
+"""lfsdk.kernels: batched pre/post-processing, Triton on CUDA tensors, a torch reference elsewhere."""

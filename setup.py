@@ -1,0 +1,38 @@
+from pathlib import Path
+
+from setuptools import setup
+
+version = next(line.split('"')[1] for line in Path("lfsdk/__init__.py").read_text().splitlines()
+               if line.startswith("__version__"))
+
+setup(
+    name="lfsdk",
+    version=version,
+    description="Latent Fusion hand pose estimation: PyTorch → ONNX → TensorRT, batched GPU pre/post-processing",
+    long_description=Path("README.md").read_text(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=["lfsdk", "lfsdk.model", "lfsdk.export", "lfsdk.kernels"],
+    package_dir={"lfsdk.export": "export", "lfsdk.kernels": "kernels"},
+    package_data={"lfsdk": ["assets/*", "assets/*/*"]},
+    install_requires=[
+        # torch is not pinned here: the Makefile installs the CPU build on machines without CUDA so pip
+        # never pulls the multi-GB CUDA wheels; any torch ≥ 2.4 works.
+        "torch>=2.4",
+        "numpy>=1.24",
+        "safetensors>=0.4",
+        "onnx>=1.16",
+        "onnxruntime>=1.18",
+        "onnxscript>=0.1",
+        "onnxslim>=0.1.40",
+        "tqdm>=4.60",
+        "matplotlib>=3.7",
+        "pillow>=10",
+        "scipy>=1.10",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "pytest-timeout", "pytest-benchmark>=4", "hypothesis>=6", "triton>=3.0"],
+        "tensorrt": ["tensorrt>=10.8"],
+    },
+    entry_points={"console_scripts": ["lfsdk=lfsdk.cli:main"]},
+)
