@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 version = next(line.split('"')[1] for line in Path("lfsdk/__init__.py").read_text().splitlines()
                if line.startswith("__version__"))
@@ -12,7 +12,8 @@ setup(
     long_description=Path("README.md").read_text(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=["lfsdk", "lfsdk.model", "lfsdk.export", "lfsdk.kernels"],
+    # lfsdk and its subpackages from lfsdk/, plus lfsdk.export and lfsdk.kernels from top-level folders
+    packages=["lfsdk", *(f"lfsdk.{p}" for p in find_packages("lfsdk")), "lfsdk.export", "lfsdk.kernels"],
     package_dir={"lfsdk.export": "export", "lfsdk.kernels": "kernels"},
     package_data={"lfsdk": ["assets/*", "assets/*/*"]},
     install_requires=[

@@ -1,0 +1,150 @@
+"""The one Backend interface, its registry, and `auto()`.
+
+A backend runs the network from crops to joints in the normalised cube:
+    backend(crops: (B, 1, S, S) float) -> Outputs (named tensors on the backend's device)
+The public __call__ checks inputs once and splits batches larger than `max_batch`; subclasses implement
+`_infer` only (polygraphy's runner pattern). Optional libraries are imported lazily inside each backend's
+module, so `import lfsdk` never needs TensorRT or onnxruntime.
+"""
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, NamedTuple
+
+import torch
+
+from ..model.network import ModelConfig
+
+__all__ = ["Outputs", "BackendUnavailable", "Backend", "REGISTRY", "register", "create", "auto", "availability"]
+
+
+class Outputs(NamedTuple):
+    joints: torch.Tensor  # (B, M, 3) normalised cube, float32
+    branch_joints: torch.Tensor  # (B, 3, M, 3)
+    fusion_weights: torch.Tensor  # (B, 3)
+
+
+class BackendUnavailable(RuntimeError):
+    """This backend cannot run here (library missing, no GPU, wrong model file); the message says why."""
+
+
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    reason: str = ""
+
+
+class Backend(ABC):
+    #: registry name, e.g. "torch"
+    name: ClassVar[str]
+    #: model-file suffixes this backend loads natively, e.g. (".onnx",)
+    suffixes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: ModelConfig, device: torch.device, precision: str, max_batch: int | None):
+        self.config = config
+        self.device = torch.device(device)
+        self.precision = precision
+        self.max_batch = max_batch
+
+    # -- to implement -------------------------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def available(cls, device: str | torch.device | None = None) -> Availability:
+        """Whether this backend can run on `device` here, and if not, why (one line, naming what to install)."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: Path, *, device: str | torch.device | None = None, precision: str | None = None,
+             max_batch: int | None = None, **options) -> "Backend":
+        """Open model file `path` (a checkpoint dir/.safetensors, an .onnx or an .engine, as the backend
+        supports; raise BackendUnavailable naming the file when it cannot)."""
+
+    @abstractmethod
+    def _infer(self, crops: torch.Tensor) -> Outputs:
+        """crops (b ≤ max_batch, 1, S, S) float32 on self.device, contiguous → Outputs."""
+
+    # -- shared ----------------------------------------------------------------------------------------
+    @property
+    def input_size(self) -> int:
+        return self.config.input_size
+
+    def __call__(self, crops: torch.Tensor) -> Outputs:
+        s = self.input_size
+        if not isinstance(crops, torch.Tensor):
+            raise TypeError(f"crops must be a torch.Tensor (B, 1, {s}, {s}), got {type(crops).__name__}")
+        if crops.dim() != 4 or tuple(crops.shape[1:]) != (1, s, s):
+            raise ValueError(f"crops must be (B, 1, {s}, {s}), got {tuple(crops.shape)}")
+        if crops.shape[0] == 0:
+            raise ValueError("crops is an empty batch (B = 0)")
+        if not crops.is_floating_point():
+            raise ValueError(f"crops must be floating point (normalised depth in [-1, 1]), got {crops.dtype}")
+        crops = crops.to(self.device, torch.float32).contiguous()
+        n = self.max_batch or crops.shape[0]
+        if crops.shape[0] <= n:
+            return self._infer(crops)
+        parts = [self._infer(chunk.contiguous()) for chunk in crops.split(n)]
+        return Outputs(*(torch.cat(t) for t in zip(*parts)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(device={self.device}, precision={self.precision!r}, max_batch={self.max_batch})"
+
+
+#: name → "module:Class"; the module is imported only when the backend is asked for.
+REGISTRY: dict[str, str] = {
+    "tensorrt": "lfsdk.backends.tensorrt:TensorRTBackend",
+    "torch": "lfsdk.backends.torch:TorchBackend",
+    "onnxruntime": "lfsdk.backends.onnxruntime:OnnxRuntimeBackend",
+}
+#: the order auto() tries
+AUTO_ORDER = ("tensorrt", "torch", "onnxruntime")
+
+
+def register(name: str, target: str) -> None:
+    """Add or replace a backend: `target` is "module:Class"."""
+    REGISTRY[name] = target
+
+
+def backend_class(name: str) -> type[Backend]:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown backend {name!r}: expected one of {sorted(REGISTRY)} or 'auto'")
+    module, cls = REGISTRY[name].split(":")
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except ImportError as e:  # the module itself is missing (not the optional library, handled by available())
+        raise BackendUnavailable(f"backend {name!r} could not be imported: {e}") from None
+
+
+def availability(device: str | torch.device | None = None) -> dict[str, Availability]:
+    """For every registered backend: can it run here, and if not, why."""
+    out = {}
+    for name in REGISTRY:
+        try:
+            out[name] = backend_class(name).available(device)
+        except BackendUnavailable as e:
+            out[name] = Availability(False, str(e))
+    return out
+
+
+def create(name: str, path: str | Path, **options) -> Backend:
+    """Instantiate backend `name` on model file `path` (options: device, precision, max_batch, ...)."""
+    if name == "auto":
+        return auto(path, **options)
+    cls = backend_class(name)
+    ok = cls.available(options.get("device"))
+    if not ok.ok:
+        raise BackendUnavailable(f"backend {name!r} is not usable here: {ok.reason}")
+    return cls.load(Path(path), **options)  # type: ignore[attr-defined]
+
+
+def auto(path: str | Path, **options) -> Backend:
+    """The first backend in AUTO_ORDER that is available here and can load `path`."""
+    reasons = []
+    for name in AUTO_ORDER:
+        try:
+            return create(name, path, **options)
+        except BackendUnavailable as e:
+            reasons.append(str(e))
+    raise BackendUnavailable(f"no backend can run {path} here:\n  " + "\n  ".join(reasons))
