@@ -1,0 +1,1 @@
+"""Hand data: joint layouts, the synthetic renderer, augmentation and training datasets."""
