@@ -52,7 +52,7 @@ def crop_reference(depth: torch.Tensor, centers_uvd: torch.Tensor, cube, camera:
         """(B,S) int cols, (B,S) int rows → (B,S,S) depth, 0 outside the image."""
         inside = (vi[:, :, None] >= 0) & (vi[:, :, None] < h) & (ui[:, None, :] >= 0) & (ui[:, None, :] < w)
         idx = vi.clamp(0, h - 1)[:, :, None] * w + ui.clamp(0, w - 1)[:, None, :]
-        return torch.where(inside, torch.gather(flat, 1, idx.reshape(b, -1)).reshape(b, size, size), 0.0)
+        return torch.where(inside, torch.gather(flat, 1, idx.reshape(b, size * size)).reshape(b, size, size), 0.0)
 
     if mode == "nearest":
         sampled = gather(torch.floor(u + 0.5).long(), torch.floor(v + 0.5).long())

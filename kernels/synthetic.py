@@ -12,13 +12,14 @@ __all__ = ["blob_frames"]
 
 def blob_frames(b: int, h: int, w: int, *, seed: int = 0, wall: float = 1500.0, holes: float = 0.02,
                 device=None) -> torch.Tensor:
-    """(B, H, W) uint16 mm: per frame an ellipsoid blob (radius ~ 0.12·min(H, W) px, 400–800 mm) at a random
-    image position, a wall at `wall` mm, and a fraction `holes` of pixels set to 0 (missing)."""
+    """(B, H, W) uint16 mm: per frame an ellipsoid blob (radius 0.14–0.26·min(H, W) px, 400–800 mm) at a
+    random position in the central 80 % of the image, a wall at `wall` mm, and a fraction `holes` of pixels
+    set to 0 (missing). With a camera of fx ≈ 0.9·W the blob fills about half of a 250 mm cube's box."""
     g = torch.Generator().manual_seed(seed)
-    cu = torch.rand(b, generator=g) * w
-    cv = torch.rand(b, generator=g) * h
+    cu = (0.1 + 0.8 * torch.rand(b, generator=g)) * w
+    cv = (0.1 + 0.8 * torch.rand(b, generator=g)) * h
     cd = 400 + torch.rand(b, generator=g) * 400
-    r = 0.12 * min(h, w) * (0.7 + 0.6 * torch.rand(b, generator=g))
+    r = 0.2 * min(h, w) * (0.7 + 0.6 * torch.rand(b, generator=g))
     rows = torch.arange(h, dtype=torch.float32)[None, :, None]
     cols = torch.arange(w, dtype=torch.float32)[None, None, :]
     q = ((cols - cu[:, None, None]) ** 2 + (rows - cv[:, None, None]) ** 2) / r[:, None, None] ** 2
