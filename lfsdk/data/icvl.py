@@ -40,15 +40,19 @@ ICVL_LABEL_FILES: dict[str, tuple[str, ...]] = {
 def read_icvl_depth(path: str | os.PathLike) -> np.ndarray:
     """ICVL 16-bit depth PNG → (H, W) float32 mm."""
     with Image.open(path) as im:
-        if im.mode not in ("I;16", "I;16B", "I;16L", "I", "L"):
+        if im.mode not in ("I;16", "I;16B", "I;16L", "I"):
             raise ValueError(f"{path}: ICVL depth PNGs are single-channel 16-bit, got mode {im.mode}")
         return np.asarray(im).astype(np.float32)
 
 
 def read_icvl_labels(path: str | os.PathLike, progress: bool = False) -> tuple[list[str], np.ndarray]:
-    """An ICVL label file → (names, joints_uvd (N, 16, 3) float32). Blank lines are ignored."""
-    names, rows = [], []
+    """An ICVL label file → (names, joints_uvd (N, 16, 3) float32). Blank lines are ignored.
+
+    Rows go straight into a growing float32 buffer (331006 training lines would be ~1 GB as Python floats).
+    """
+    names: list[str] = []
     m = ICVL.num_joints * 3
+    buf = np.empty((1024, m), np.float32)
     with open(path) as f:
         for lineno, line in enumerate(tqdm(f, desc=f"reading {Path(path).name}", unit="line", disable=not progress,
                                            leave=False), 1):
@@ -58,12 +62,14 @@ def read_icvl_labels(path: str | os.PathLike, progress: bool = False) -> tuple[l
             if len(parts) != 1 + m:
                 raise ValueError(f"{path}:{lineno}: {len(parts)} fields, expected a file name and {m} numbers "
                                  f"(16 joints × u v d)")
+            if len(names) == len(buf):
+                buf = np.concatenate((buf, np.empty_like(buf)))
             try:
-                rows.append([float(t) for t in parts[1:]])
+                buf[len(names)] = [float(t) for t in parts[1:]]
             except ValueError:
                 raise ValueError(f"{path}:{lineno}: non-numeric joint value in {line.strip()[:80]!r}") from None
             names.append(parts[0])
-    return names, np.asarray(rows, dtype=np.float32).reshape(-1, ICVL.num_joints, 3)
+    return names, buf[:len(names)].reshape(-1, ICVL.num_joints, 3).copy()
 
 
 def open_icvl(root: str | os.PathLike, split: Literal["train", "test"] = "train", *,

@@ -73,7 +73,8 @@ def test_not_icvl_root(tmp_path, icvl):
         open_icvl(tmp_path, "test", progress=False)
 
 
-def test_rgb_png_is_refused(tmp_path):
-    Image.fromarray(np.zeros((4, 4, 3), np.uint8), "RGB").save(tmp_path / "c.png")
-    with pytest.raises(ValueError, match="16-bit"):
+@pytest.mark.parametrize("array", [np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4), np.uint8)], ids=["RGB", "8-bit"])
+def test_non_16bit_png_is_refused(tmp_path, array):
+    Image.fromarray(array).save(tmp_path / "c.png")
+    with pytest.raises(ValueError, match="single-channel 16-bit"):
         read_icvl_depth(tmp_path / "c.png")
