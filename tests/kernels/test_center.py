@@ -163,3 +163,24 @@ def test_bad_arguments():
         hand_center(d, camera_for(8, 8), band="wide")
     with pytest.raises(ValueError, match=r"cube must be \(3,\) or \(B, 3\)"):
         hand_center(d, camera_for(8, 8), cube=(1.0, 2.0))
+
+
+@needs_triton
+@pytest.mark.parametrize("chunks", [2, 5, 64])
+def test_triton_frames_split_across_programs(chunks):
+    # on a GPU a small batch splits each frame over many programs; the interpreter runs one per frame by
+    # default, so force the split here (chunks are whole 1024-pixel blocks: 120×160 has 19 of them)
+    from lfsdk.kernels.center_triton import hand_center_triton
+    from lfsdk.kernels.inputs import frame_cameras, frame_cubes
+
+    h, w = 120, 160
+    d = blob_frames(3, h, w, seed=chunks)
+    d[2] = 0
+    d[2, h - 1, w - 1] = 777  # the only valid pixel, in the last chunk
+    cam = camera_for(h, w)
+    ref = hand_center_reference(d, cam, refine=True)
+    uvd, found = hand_center_triton(d, frame_cameras(cam, 3, d.device), frame_cubes(250.0, 3, d.device),
+                                    band=150.0, near=10.0, far=2000.0, refine=True, chunks=chunks)
+    assert found.tolist() == ref.found.tolist() == [True, True, True]
+    torch.testing.assert_close(uvd, ref.uvd, atol=D_MM, rtol=0)
+    assert uvd[2].tolist() == pytest.approx([w - 1, h - 1, 777.0])
