@@ -82,7 +82,7 @@ def open_icvl(root: str | os.PathLike, split: Literal["train", "test"] = "train"
         raise DatasetLayoutError(f"{root}: not a directory (expected the ICVL root with Training/ and Testing/)")
     paths, uvds = [], []
     for rel in ICVL_LABEL_FILES[split]:
-        label_file = require_file(root / rel, "ICVL", f"the {split} label file {Path(rel).name}")
+        label_file = require_file(root, rel, "ICVL", f"the {split} label file {Path(rel).name}")
         names, uvd = read_icvl_labels(label_file, progress)
         depth_dir = label_file.parent / "Depth"
         paths += [depth_dir / n for n in names]

@@ -112,11 +112,11 @@ def open_msra(root: str | os.PathLike, split: Literal["train", "test"] = "train"
     if not root.is_dir():
         raise DatasetLayoutError(f"{root}: not a directory (expected the MSRA 2015 root with P0 … P8)")
     chosen = _subjects_for(split, fold, subjects)
-    folders = [root / s / g for s in chosen for g in MSRA_GESTURES]
+    sequences = [f"{s}/{g}" for s in chosen for g in MSRA_GESTURES]
     paths, xyzs = [], []
-    for folder in tqdm(folders, desc=f"indexing MSRA {split}", unit="sequence", disable=not progress, leave=False):
-        xyz = read_msra_joints(require_file(folder / "joint.txt", "MSRA 2015", "the gesture's joint.txt"))
-        paths += [folder / msra_depth_name(i) for i in range(len(xyz))]
+    for seq in tqdm(sequences, desc=f"indexing MSRA {split}", unit="sequence", disable=not progress, leave=False):
+        xyz = read_msra_joints(require_file(root, f"{seq}/joint.txt", "MSRA 2015", "each gesture's joint.txt"))
+        paths += [root / seq / msra_depth_name(i) for i in range(len(xyz))]
         xyzs.append(xyz)
     xyz = np.concatenate(xyzs)
     keep = keep_existing(paths, f"MSRA {split}", missing, progress)

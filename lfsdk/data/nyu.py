@@ -101,7 +101,7 @@ def open_nyu(root: str | os.PathLike, split: Literal["train", "test"] = "train",
     if not root.is_dir():
         raise DatasetLayoutError(f"{root}: not a directory (expected the NYU root with train/ and test/)")
     folder = root / split
-    mat = require_file(folder / "joint_data.mat", "NYU", f"the {split} labels joint_data.mat")
+    mat = require_file(root, f"{split}/joint_data.mat", "NYU", f"the {split} labels joint_data.mat")
     uvd, xyz = read_joint_data(mat)
     _check_conventions(mat, uvd, xyz)
     paths = [folder / nyu_depth_name(i) for i in range(len(uvd))]

@@ -47,7 +47,7 @@ class CenterRule:
     """How the crop centre of a frame is found.
 
     kind "com":   centre of mass of the valid pixels within `band` mm behind the nearest pixel in (near, far)
-                  (lfsdk.kernels.hand_center_reference). This is the paper's rule: "simple hand
+                  (lfsdk.kernels.hand_center). This is the paper's rule: "simple hand
                   segmentation ... naive depth thresholding and fixed-size cube" (IV-B.1, on NYU).
     kind "joint": a ground-truth joint (index into the protocol's joints), as DPP does for training crops
                   (`cropArea3D(com=gtorig[crop_joint_idx])`). Useful for training where COM fails.
@@ -201,7 +201,7 @@ def hand_centers(protocol: DatasetProtocol, depth: torch.Tensor, joints_uvd: tor
                  rule: CenterRule | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Crop centres by the protocol's rule. depth (B, H, W) mm; joints_uvd (B, M, 3) (needed for kind
     'joint'). Returns (centres_uvd (B, 3), found (B,) bool)."""
-    from ..kernels import hand_center_reference
+    from ..kernels import hand_center
 
     rule = rule or protocol.center
     if rule.kind == "joint":
@@ -209,7 +209,7 @@ def hand_centers(protocol: DatasetProtocol, depth: torch.Tensor, joints_uvd: tor
             raise ValueError(f"{protocol.name}: CenterRule(kind='joint') needs joints_uvd")
         c = joints_uvd[:, rule.joint].to(torch.float32)
         return c, c[:, 2] > 0
-    hc = hand_center_reference(depth, protocol.camera, band=rule.band, near=rule.near, far=rule.far)
+    hc = hand_center(depth, protocol.camera, band=rule.band, near=rule.near, far=rule.far)
     return hc.uvd, hc.found
 
 
@@ -272,12 +272,18 @@ class LabelledFrames(Dataset):
         return f"LabelledFrames({self.protocol.name}, {self.split!r}, {len(self)} frames, root={str(self.root)!r})"
 
 
-def require_file(path: Path, dataset: str, what: str) -> Path:
-    """`path` if it is a file, else a DatasetLayoutError saying which file was expected where."""
-    if not path.is_file():
-        raise DatasetLayoutError(f"{path}: missing — {dataset} expects {what} there "
-                                 f"(is the root pointing at the unpacked {dataset} folder?)")
-    return path
+def require_file(root: Path, rel: str, dataset: str, what: str) -> Path:
+    """root/rel if it is a file, else a DatasetLayoutError saying which file was expected where — and, when
+    the file sits one folder further down (an archive unpacked into its own folder), which root to pass."""
+    path = root / rel
+    if path.is_file():
+        return path
+    hint = ""
+    if root.is_dir():
+        nested = sorted(p for p in root.glob(f"*/{rel}") if p.is_file())
+        if nested:
+            hint = f"; found {nested[0]} — pass root={nested[0].parents[len(Path(rel).parts) - 1]}"
+    raise DatasetLayoutError(f"{path}: missing — {dataset} expects {what} at <root>/{rel} (root={root}){hint}")
 
 
 def keep_existing(paths: list[Path], dataset: str, missing: str, progress: bool) -> np.ndarray:

@@ -71,9 +71,13 @@ def test_y_down_mat_is_refused(tmp_path):
         open_nyu(tmp_path, "train", progress=False)
 
 
-def test_not_nyu_root(tmp_path):
-    with pytest.raises(DatasetLayoutError, match=r"train/joint_data\.mat"):
+def test_not_nyu_root(tmp_path, nyu):
+    with pytest.raises(DatasetLayoutError, match=r"NYU expects the train labels joint_data.mat at <root>/train/joint_data\.mat"):
         open_nyu(tmp_path, "train", progress=False)
+    # the real archive unpacks into a folder of its own: the message names the root to pass
+    root, _, _ = nyu
+    with pytest.raises(DatasetLayoutError, match=f"pass root={root}$"):
+        open_nyu(root.parent, "test", progress=False)
     with pytest.raises(DatasetLayoutError, match="not a directory"):
         open_nyu(tmp_path / "nope", "train", progress=False)
     with pytest.raises(ValueError, match="split"):
