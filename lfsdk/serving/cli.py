@@ -1,0 +1,44 @@
+"""`lfsdk serve`: registers the subcommand with lfsdk.cli (imported there for its side effect)."""
+from __future__ import annotations
+
+import argparse
+
+from ..cli import command
+
+__all__ = ["add_arguments", "serve_command"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="checkpoint dir, .onnx or .engine (default: the bundled model)")
+    p.add_argument("--backend", default="auto", help="backend running the network (default auto)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
+    p.add_argument("--http-port", type=int, default=8000)
+    p.add_argument("--grpc-port", type=int, default=8001)
+    p.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics at /metrics")
+    p.add_argument("--max-batch", type=int, default=64, help="largest batch the dynamic batcher forms")
+    p.add_argument("--preferred-batch", type=int, nargs="*", default=[8, 16, 32],
+                   help="dynamic batching preferred sizes")
+    p.add_argument("--queue-delay-us", type=int, default=2000,
+                   help="how long a request may wait for others to batch with (µs)")
+    p.add_argument("--instances", type=int, default=1, help="model instances (parallel batches)")
+    p.add_argument("--exit-timeout", type=int, default=30, help="seconds in-flight requests get on SIGTERM")
+
+
+@command("serve", "serve the estimator over Triton's HTTP/gRPC protocol (PyTriton; pip install 'lfsdk[serve]')",
+         add_arguments)
+def serve_command(args: argparse.Namespace) -> int:
+    from .server import ServeConfig, serve
+
+    cfg = ServeConfig(model=args.model, backend=args.backend, host=args.host, http_port=args.http_port,
+                      grpc_port=args.grpc_port, metrics_port=args.metrics_port, max_batch=args.max_batch,
+                      preferred_batch_sizes=tuple(args.preferred_batch), max_queue_delay_us=args.queue_delay_us,
+                      instances=args.instances, exit_timeout_s=args.exit_timeout)
+    return serve(cfg)
+
+
+if __name__ == "__main__":  # `python -m lfsdk.serving.cli serve ...` works before lfsdk.cli imports this module
+    import sys
+
+    from ..cli import main
+
+    sys.exit(main())
