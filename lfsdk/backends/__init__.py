@@ -1,4 +1,6 @@
 """Inference backends behind one interface (see base.py)."""
-from .base import REGISTRY, Backend, BackendUnavailable, Outputs, auto, availability, create, register
+from .base import (AUTO_ORDER, PRECISIONS, REGISTRY, Availability, Backend, BackendUnavailable, Outputs, auto,
+                   availability, backend_class, create, register, resolve_device)
 
-__all__ = ["REGISTRY", "Backend", "BackendUnavailable", "Outputs", "auto", "availability", "create", "register"]
+__all__ = ["AUTO_ORDER", "PRECISIONS", "REGISTRY", "Availability", "Backend", "BackendUnavailable", "Outputs",
+           "auto", "availability", "backend_class", "create", "register", "resolve_device"]

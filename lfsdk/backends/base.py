@@ -4,7 +4,10 @@ A backend runs the network from crops to joints in the normalised cube:
     backend(crops: (B, 1, S, S) float) -> Outputs (named tensors on the backend's device)
 The public __call__ checks inputs once and splits batches larger than `max_batch`; subclasses implement
 `_infer` only (polygraphy's runner pattern). Optional libraries are imported lazily inside each backend's
-module, so `import lfsdk` never needs TensorRT or onnxruntime.
+module, so `import lfsdk` never needs TensorRT, onnxruntime or OpenVINO.
+
+Precision names are shared by all backends: "fp32", "fp16", "bf16", "int8". Each backend lists the ones it
+runs per device type in `precisions`; the first one listed is its default there.
 """
 from __future__ import annotations
 
@@ -12,13 +15,16 @@ import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, NamedTuple
+from typing import ClassVar, Mapping, NamedTuple
 
 import torch
 
 from ..model.network import ModelConfig
 
-__all__ = ["Outputs", "BackendUnavailable", "Backend", "REGISTRY", "register", "create", "auto", "availability"]
+__all__ = ["Outputs", "Availability", "BackendUnavailable", "Backend", "REGISTRY", "AUTO_ORDER", "PRECISIONS",
+           "register", "backend_class", "create", "auto", "availability", "resolve_device"]
+
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 class Outputs(NamedTuple):
@@ -36,12 +42,30 @@ class Availability:
     ok: bool
     reason: str = ""
 
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """None → the first CUDA device when torch sees one, else the CPU. Unknown strings → ValueError."""
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"bad device {device!r}: expected 'cpu', 'cuda' or 'cuda:N' ({e})") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"device {device!r} is not supported: expected 'cpu', 'cuda' or 'cuda:N'")
+    return dev
+
 
 class Backend(ABC):
     #: registry name, e.g. "torch"
     name: ClassVar[str]
     #: model-file suffixes this backend loads natively, e.g. (".onnx",)
     suffixes: ClassVar[tuple[str, ...]] = ()
+    #: device type → precisions it runs there, the default first
+    precisions: ClassVar[Mapping[str, tuple[str, ...]]] = {"cpu": ("fp32",)}
 
     def __init__(self, config: ModelConfig, device: torch.device, precision: str, max_batch: int | None):
         self.config = config
@@ -66,12 +90,35 @@ class Backend(ABC):
     def _infer(self, crops: torch.Tensor) -> Outputs:
         """crops (b ≤ max_batch, 1, S, S) float32 on self.device, contiguous → Outputs."""
 
+    def stage_times(self, crops: torch.Tensor, iters: int) -> dict[str, list[float] | float]:
+        """Per-network-stage durations over `iters` calls on `crops`, keyed by lfsdk.stages names: a list of
+        ms (one per call) or, for profilers that only report totals, the mean ms per call. {} for backends
+        that cannot split the network's time (the default)."""
+        return {}
+
     # -- shared ----------------------------------------------------------------------------------------
+    @classmethod
+    def resolve_precision(cls, device: torch.device, precision: str | None) -> str:
+        """The precision to run: `precision`, checked against what this backend runs on `device`, or its
+        default there. Raises BackendUnavailable when it does not run that precision there."""
+        supported = cls.precisions.get(device.type, ())
+        if precision is None:
+            if not supported:
+                raise BackendUnavailable(f"backend {cls.name!r} does not run on {device.type}")
+            return supported[0]
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}: expected one of {PRECISIONS}")
+        if precision not in supported:
+            raise BackendUnavailable(f"backend {cls.name!r} runs {list(supported) or 'nothing'} on {device.type}, "
+                                     f"not {precision!r}")
+        return precision
+
     @property
     def input_size(self) -> int:
         return self.config.input_size
 
-    def __call__(self, crops: torch.Tensor) -> Outputs:
+    def check_crops(self, crops: torch.Tensor) -> torch.Tensor:
+        """Validate (B, 1, S, S) floating crops; → float32 contiguous on self.device."""
         s = self.input_size
         if not isinstance(crops, torch.Tensor):
             raise TypeError(f"crops must be a torch.Tensor (B, 1, {s}, {s}), got {type(crops).__name__}")
@@ -81,12 +128,19 @@ class Backend(ABC):
             raise ValueError("crops is an empty batch (B = 0)")
         if not crops.is_floating_point():
             raise ValueError(f"crops must be floating point (normalised depth in [-1, 1]), got {crops.dtype}")
-        crops = crops.to(self.device, torch.float32).contiguous()
+        return crops.to(self.device, torch.float32).contiguous()
+
+    def __call__(self, crops: torch.Tensor) -> Outputs:
+        crops = self.check_crops(crops)
         n = self.max_batch or crops.shape[0]
         if crops.shape[0] <= n:
             return self._infer(crops)
         parts = [self._infer(chunk.contiguous()) for chunk in crops.split(n)]
         return Outputs(*(torch.cat(t) for t in zip(*parts)))
+
+    def describe(self) -> str:
+        """One line for tables and logs."""
+        return f"{self.name} ({self.device}, {self.precision})"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(device={self.device}, precision={self.precision!r}, max_batch={self.max_batch})"
@@ -97,9 +151,15 @@ REGISTRY: dict[str, str] = {
     "tensorrt": "lfsdk.backends.tensorrt:TensorRTBackend",
     "torch": "lfsdk.backends.torch:TorchBackend",
     "onnxruntime": "lfsdk.backends.onnxruntime:OnnxRuntimeBackend",
+    "openvino": "lfsdk.backends.openvino:OpenVINOBackend",
 }
-#: the order auto() tries
-AUTO_ORDER = ("tensorrt", "torch", "onnxruntime")
+#: device type → the order auto() tries (a plain sequence of names applies to every device). On CUDA: TensorRT, then torch (FP16, CUDA graphs), then
+#: onnxruntime's CUDA provider. On the CPU, by measurement (benchmarks/bench_cpu_backends.py, README):
+#: OpenVINO (BF16 where the CPU has it) > onnxruntime FP32 > torch eager, so torch CPU comes last.
+AUTO_ORDER: dict[str, tuple[str, ...]] = {
+    "cuda": ("tensorrt", "torch", "onnxruntime"),
+    "cpu": ("openvino", "onnxruntime", "torch"),
+}
 
 
 def register(name: str, target: str) -> None:
@@ -118,7 +178,7 @@ def backend_class(name: str) -> type[Backend]:
 
 
 def availability(device: str | torch.device | None = None) -> dict[str, Availability]:
-    """For every registered backend: can it run here, and if not, why."""
+    """For every registered backend: can it run on `device` here, and if not, why."""
     out = {}
     for name in REGISTRY:
         try:
@@ -140,11 +200,14 @@ def create(name: str, path: str | Path, **options) -> Backend:
 
 
 def auto(path: str | Path, **options) -> Backend:
-    """The first backend in AUTO_ORDER that is available here and can load `path`."""
+    """The first backend in AUTO_ORDER[device type] that is available and can load `path` at the asked
+    precision (each backend's default when none is asked)."""
+    device = resolve_device(options.get("device"))  # picks the order; each backend resolves the option itself
     reasons = []
-    for name in AUTO_ORDER:
+    order = AUTO_ORDER.get(device.type, ()) if isinstance(AUTO_ORDER, Mapping) else AUTO_ORDER
+    for name in order:
         try:
             return create(name, path, **options)
         except BackendUnavailable as e:
-            reasons.append(str(e))
-    raise BackendUnavailable(f"no backend can run {path} here:\n  " + "\n  ".join(reasons))
+            reasons.append(f"{name}: {e}")
+    raise BackendUnavailable(f"no backend can run {path} on {device} here:\n  " + "\n  ".join(reasons))

@@ -1,0 +1,64 @@
+"""Overlay pictures: a depth frame colourised, with the crop box, the skeleton and the joints on top."""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["colorize_depth", "draw_overlay", "BOX_COLOR"]
+
+BOX_COLOR = (255, 255, 255)
+JOINT_OUTLINE = (0, 0, 0)
+
+
+def colorize_depth(depth: np.ndarray) -> np.ndarray:
+    """(H, W) depth mm → (H, W, 3) uint8: near bright, far dark (matplotlib's 'bone' map over the valid
+    range, 2nd–98th percentile); missing pixels (≤ 0 or not finite) black."""
+    from matplotlib import colormaps
+
+    d = np.asarray(depth, dtype=np.float32)
+    valid = np.isfinite(d) & (d > 0)
+    out = np.zeros(d.shape + (3,), np.uint8)
+    if valid.any():
+        lo, hi = np.percentile(d[valid], (2, 98))
+        t = 1.0 - np.clip((d - lo) / max(hi - lo, 1e-3), 0, 1)  # near = 1
+        rgb = (colormaps["bone"](0.15 + 0.85 * t)[..., :3] * 255).astype(np.uint8)
+        out[valid] = rgb[valid]
+    return out
+
+
+def _skeleton(name: str, m: int):
+    """(bones, colours per joint RGB 0–255) for layout `name` with m joints; no bones when unknown."""
+    try:
+        from .data.skeletons import get_skeleton
+
+        sk = get_skeleton(name)
+    except (ImportError, ValueError):
+        sk = None
+    if sk is None or sk.num_joints != m:
+        return (), [(255, 255, 0)] * m
+    return sk.bones, [tuple(int(255 * c) for c in col) for col in sk.colors]
+
+
+def draw_overlay(depth: np.ndarray, joints_uvd: np.ndarray, box: np.ndarray, found: bool,
+                 skeleton: str) -> np.ndarray:
+    """depth (H, W) mm, joints_uvd (M, 3), box (4,) → (H, W, 3) uint8 RGB overlay.
+
+    Bones take the colour of their child joint's finger; line widths scale with the image size. A frame
+    with no hand (found False) gets the colourised depth only."""
+    from PIL import Image, ImageDraw
+
+    img = Image.fromarray(colorize_depth(depth))
+    if not found:
+        return np.asarray(img)
+    h, w = depth.shape
+    lw = max(1, round(min(h, w) / 160))
+    r = max(2, round(min(h, w) / 110))
+    draw = ImageDraw.Draw(img)
+    if np.isfinite(box).all():
+        draw.rectangle([float(v) for v in box], outline=BOX_COLOR, width=lw)
+    bones, colors = _skeleton(skeleton, len(joints_uvd))
+    uv = joints_uvd[:, :2]
+    for child, parent in bones:
+        draw.line([tuple(uv[parent]), tuple(uv[child])], fill=colors[child], width=lw + 1)
+    for (u, v), col in zip(uv, colors):
+        draw.ellipse([u - r, v - r, u + r, v + r], fill=col, outline=JOINT_OUTLINE)
+    return np.asarray(img)

@@ -1,0 +1,88 @@
+"""`Result`: what HandPoseEstimator returns for a batch of B frames with M joints.
+
+Tensors stay on the device the pipeline ran on; `to_numpy()` gives the same Result with NumPy arrays,
+`to_dict()` a JSON-ready dict (NaN → None), `draw(i)` an RGB overlay of frame i.
+Frames where no hand was found have found=False and NaN joints, centres, boxes and fusion weights.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from .geometry import Camera
+
+__all__ = ["Result"]
+
+#: the per-frame array fields, in to_dict order
+ARRAY_FIELDS = ("joints_xyz", "joints_uvd", "branch_xyz", "fusion_weights", "centers_xyz", "centers_uvd",
+                "boxes", "found")
+
+
+@dataclass(frozen=True)
+class Result:
+    """Joints for B frames, M joints each (torch tensors or, after to_numpy(), NumPy arrays)."""
+
+    joints_xyz: Any  # (B, M, 3) camera mm, fused
+    joints_uvd: Any  # (B, M, 3) image (u px, v px, d mm)
+    branch_xyz: Any  # (B, 3, M, 3) camera mm per branch (XY|Z, XZ|Y, YZ|X)
+    fusion_weights: Any  # (B, 3) μ, sums to 1
+    centers_xyz: Any  # (B, 3) mm, the hand centres the crops were cut around
+    centers_uvd: Any  # (B, 3)
+    boxes: Any  # (B, 4) crop boxes (u0, v0, u1, v1) px
+    found: Any  # (B,) bool
+    skeleton: str  # joint layout name (lfsdk.data.skeletons)
+    camera: Camera
+    depth: Any = None  # (B, H, W) the input frames (a reference, for draw); not in to_dict
+
+    def __len__(self) -> int:
+        return int(self.found.shape[0])
+
+    @property
+    def num_joints(self) -> int:
+        return int(self.joints_xyz.shape[1])
+
+    def __getitem__(self, i: int | slice) -> "Result":
+        """The Result of frame i (kept as a batch of one) or of a slice of frames."""
+        sl = slice(i, i + 1 if i != -1 else None) if isinstance(i, int) else i
+        if isinstance(i, int) and not -len(self) <= i < len(self):
+            raise IndexError(f"frame {i} out of range for a Result of {len(self)} frames")
+        return replace(self, **{f: getattr(self, f)[sl] for f in ARRAY_FIELDS},
+                       depth=None if self.depth is None else self.depth[sl])
+
+    def to_numpy(self) -> "Result":
+        """The same Result with every array a NumPy array on the host."""
+        def conv(x):
+            return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+        return replace(self, **{f.name: conv(getattr(self, f.name)) for f in fields(self)})
+
+    def to_dict(self) -> dict:
+        """JSON-ready: nested lists of floats (NaN → None), plus skeleton and camera."""
+        r = self.to_numpy()
+
+        def clean(a: np.ndarray):
+            if a.dtype == bool:
+                return a.tolist()
+            return [clean(x) for x in a] if a.ndim else (None if not math.isfinite(float(a)) else float(a))
+
+        out = {f: clean(getattr(r, f)) for f in ARRAY_FIELDS}
+        out["skeleton"] = self.skeleton
+        out["camera"] = {"fx": self.camera.fx, "fy": self.camera.fy, "cx": self.camera.cx, "cy": self.camera.cy}
+        return out
+
+    def draw(self, frame_index: int = 0, depth: Any = None) -> np.ndarray:
+        """(H, W, 3) uint8 RGB: the depth frame colourised, the crop box, the skeleton coloured per finger
+        and the joints as dots. `depth` overrides the frame kept in the Result."""
+        from .draw import draw_overlay
+
+        if not -len(self) <= frame_index < len(self):
+            raise IndexError(f"frame {frame_index} out of range for a Result of {len(self)} frames")
+        r = self[frame_index].to_numpy()
+        frame = depth if depth is not None else (None if r.depth is None else r.depth[0])
+        if frame is None:
+            raise ValueError("this Result keeps no depth frame: pass draw(i, depth=frame)")
+        frame = frame.detach().cpu().numpy() if isinstance(frame, torch.Tensor) else np.asarray(frame)
+        return draw_overlay(frame, r.joints_uvd[0], r.boxes[0], bool(r.found[0]), self.skeleton)
