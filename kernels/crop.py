@@ -21,7 +21,8 @@ MODES = ("nearest", "bilinear")
 def usable_centers(centers_uvd: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 3) centres → (ok (B,) finite with d > 0, safe (B, 3) with unusable rows replaced by (0, 0, 1))."""
     ok = centers_uvd.isfinite().all(dim=-1) & (centers_uvd[:, 2] > 0)
-    return ok, torch.where(ok[:, None], centers_uvd, centers_uvd.new_tensor([0.0, 0.0, 1.0]))
+    stand_in = (torch.arange(3, device=centers_uvd.device) == 2).to(centers_uvd.dtype)  # no host→device copy
+    return ok, torch.where(ok[:, None], centers_uvd, stand_in)
 
 
 def crop_reference(depth: torch.Tensor, centers_uvd: torch.Tensor, cube, camera: CameraLike,

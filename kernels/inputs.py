@@ -6,6 +6,7 @@ what was wrong and what was expected, so neither the torch reference nor a Trito
 from __future__ import annotations
 
 import os
+from dataclasses import astuple
 from functools import lru_cache
 from typing import Any
 
@@ -49,10 +50,17 @@ def as_depth(depth: Any) -> torch.Tensor:
     return d
 
 
+@lru_cache(maxsize=64)
+def _constant(values: tuple, device: torch.device) -> torch.Tensor:
+    """A small float32 tensor of host values on `device`, made once: a fresh host→device copy on every
+    call would make each batch wait for the GPU (pageable copies synchronise)."""
+    return torch.tensor(values, dtype=torch.float32, device=device)
+
+
 def frame_cameras(camera: CameraLike, b: int, device: torch.device) -> torch.Tensor:
     """camera: Camera, (4,) or (B, 4) (fx, fy, cx, cy) → (B, 4) float32 contiguous on `device`."""
     if isinstance(camera, Camera):
-        k = camera.tensor(device)
+        k = _constant(astuple(camera), torch.device(device))
     elif isinstance(camera, (torch.Tensor, np.ndarray)):
         k = _tensor(camera, "camera").to(device=device, dtype=torch.float32)
     else:
@@ -64,19 +72,25 @@ def frame_cameras(camera: CameraLike, b: int, device: torch.device) -> torch.Ten
 
 
 def frame_cubes(cube: Any, b: int, device: torch.device) -> torch.Tensor:
-    """cube: float, (3,) or (B, 3) mm → (B, 3) float32 contiguous on `device`."""
-    if isinstance(cube, (int, float)):
-        cube = (float(cube),) * 3
-    try:
-        c = torch.as_tensor(cube, dtype=torch.float32, device=device) if not isinstance(cube, np.ndarray) \
-            else torch.from_numpy(np.asarray(cube, dtype=np.float32)).to(device)
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise ValueError(f"cube must be a size in mm, (3,) or (B, 3), got {cube!r} ({e})") from None
+    """cube: float, (3,) or (B, 3) mm → (B, 3) float32 contiguous on `device`.
+
+    Sizes are checked (positive, finite) unless the cube is already a GPU tensor, where the check would
+    synchronise the device; the kernels treat a bad size as an empty box instead of crashing.
+    """
+    if isinstance(cube, torch.Tensor) and cube.device.type != "cpu":
+        c = cube.to(device=device, dtype=torch.float32)
+    else:
+        if isinstance(cube, (int, float)):
+            cube = (float(cube),) * 3
+        try:
+            c = torch.as_tensor(np.asarray(cube, dtype=np.float32))
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"cube must be a size in mm, (3,) or (B, 3), got {cube!r} ({e})") from None
+        if c.shape in ((3,), (b, 3)) and not bool(((c > 0) & c.isfinite()).all()):
+            raise ValueError(f"cube sizes must be positive finite mm, got {c.tolist() if c.numel() <= 12 else c}")
+        c = _constant(tuple(c.tolist()), torch.device(device)) if c.shape == (3,) else c.to(device)
     if c.shape not in ((3,), (b, 3)):
         raise ValueError(f"cube must be (3,) or (B, 3) = ({b}, 3) mm, got shape {tuple(c.shape)}")
-    if not (isinstance(cube, torch.Tensor) and cube.is_cuda) and not bool(((c > 0) & c.isfinite()).all()):
-        # checked only off the GPU, where it costs no device sync; the kernels also survive bad cubes
-        raise ValueError(f"cube sizes must be positive finite mm, got {c.tolist() if c.numel() <= 12 else c}")
     return c.expand(b, 3).contiguous()
 
 

@@ -1,0 +1,50 @@
+"""The GPU benchmark script cannot run here; its --dry-run (CPU, Triton interpreter, tiny frames) can, so the
+script's plumbing (ops, parity report, timing loop, JSON + Markdown) is exercised on every `make test`."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import needs_triton
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_kernels.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("gpu_kernels", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_percentile_and_slug():
+    m = load_script()
+    xs = [float(i) for i in range(1, 101)]
+    assert m.percentile(xs, 50) == 51.0 and m.percentile(xs, 99) == 99.0 and m.percentile(xs, 100) == 100.0
+    assert m.slug("NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
+
+
+@needs_triton
+def test_dry_run_writes_results(tmp_path):
+    m = load_script()
+    assert m.main(["--dry-run", "--out", str(tmp_path)]) == 0
+    (js,) = tmp_path.glob("*-kernels.json")
+    res = json.loads(js.read_text())
+    assert res["config"]["dry_run"] and res["target"]["met"] is None  # no batch 512 in a dry run
+    assert {(r["op"], r["batch"]) for r in res["rows"]} == {
+        (op, b) for op in ("hand_center", "crop", "preprocess", "backproject") for b in (1, 2)}
+    par = next(r["parity"] for r in res["rows"] if r["parity"])
+    assert par["center_found_equal"] and par["crop_norm_max"] <= 1e-5 and par["center_xyz_mm_max"] <= 1e-2
+    md = js.with_suffix(".md").read_text()
+    assert "Dry run" in md and "| preprocess | 2 |" in md
+
+
+def test_refuses_without_cuda_unless_dry_run():
+    m = load_script()
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    with pytest.raises(SystemExit, match="no CUDA device"):
+        m.run(m.parse_args(["--batches", "1"]))
