@@ -16,8 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--grpc-port", type=int, default=8001)
     p.add_argument("--metrics-port", type=int, default=8002, help="Prometheus metrics at /metrics")
     p.add_argument("--max-batch", type=int, default=64, help="largest batch the dynamic batcher forms")
-    p.add_argument("--preferred-batch", type=int, nargs="*", default=[8, 16, 32],
-                   help="dynamic batching preferred sizes")
+    p.add_argument("--preferred-batch", type=int, nargs="*",
+                   help="dynamic batching preferred sizes (default 8 16 32, those ≤ --max-batch)")
     p.add_argument("--queue-delay-us", type=int, default=2000,
                    help="how long a request may wait for others to batch with (µs)")
     p.add_argument("--instances", type=int, default=1, help="model instances (parallel batches)")
@@ -31,7 +31,7 @@ def serve_command(args: argparse.Namespace) -> int:
 
     cfg = ServeConfig(model=args.model, backend=args.backend, host=args.host, http_port=args.http_port,
                       grpc_port=args.grpc_port, metrics_port=args.metrics_port, max_batch=args.max_batch,
-                      preferred_batch_sizes=tuple(args.preferred_batch), max_queue_delay_us=args.queue_delay_us,
+                      preferred_batch_sizes=None if args.preferred_batch is None else tuple(args.preferred_batch), max_queue_delay_us=args.queue_delay_us,
                       instances=args.instances, exit_timeout_s=args.exit_timeout)
     return serve(cfg)
 

@@ -202,8 +202,8 @@ class Client:
                 return name
         raise ServerError(f"{self.url}: the served model has {m} joints, no known layout; pass Client(skeleton=...)")
 
-    def __call__(self, depth: Any, camera: Camera | str) -> Any:
-        """depth (H,W) or (B,H,W) uint16 mm (numpy or torch), camera: Camera or preset/"fx,fy,cx,cy" → the
+    def __call__(self, depth: Any, camera: Camera | str | Any) -> Any:
+        """depth (H,W) or (B,H,W) uint16 mm (numpy or torch), camera: Camera, preset/"fx,fy,cx,cy" or 4 numbers → the
         same lfsdk Result the in-process estimator returns (NumPy arrays; depth kept for draw)."""
         from ..result import Result
 
@@ -213,7 +213,13 @@ class Client:
             raise ValueError(f"depth must be (H, W) or (B, H, W) with B ≥ 1, got shape {np.shape(depth)}")
         if d.dtype != np.uint16:
             raise ValueError(f"depth must be uint16 mm (the sensor format the server takes), got {d.dtype}")
-        cam = Camera.parse(camera)
+        if isinstance(camera, (Camera, str)):
+            cam = Camera.parse(camera)
+        else:
+            values = np.asarray(camera.detach().cpu() if hasattr(camera, "detach") else camera, dtype=np.float64)
+            if values.shape != (4,):
+                raise ValueError(f"camera must be a Camera, a preset name or (fx, fy, cx, cy), got shape {values.shape}")
+            cam = Camera(*values.tolist())  # validates: finite, positive focal lengths
         k = np.broadcast_to(np.asarray(cam.tensor(), dtype=np.float32), (d.shape[0], 4))
         out = self.infer_arrays(d, k)
         out["found"] = out["found"].reshape(-1)

@@ -14,6 +14,9 @@ import logging
 import os
 import signal
 import sysconfig
+import threading
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -47,10 +50,16 @@ class ServeConfig:
     grpc_port: int = 8001
     metrics_port: int = 8002
     max_batch: int = 64
-    preferred_batch_sizes: tuple[int, ...] = (8, 16, 32)
+    preferred_batch_sizes: tuple[int, ...] | None = None  # None: 8, 16, 32 where ≤ max_batch
     max_queue_delay_us: int = 2000
     instances: int = 1
-    exit_timeout_s: int = 30  # SIGTERM: in-flight requests get this long to finish
+    exit_timeout_s: int = 30  # SIGTERM: in-flight requests get this long to finish (and Triton as long again)
+
+    @property
+    def preferred(self) -> list[int]:
+        if self.preferred_batch_sizes is not None:
+            return list(self.preferred_batch_sizes)
+        return [s for s in (8, 16, 32) if s <= self.max_batch]
 
     def __post_init__(self):
         for key in ("http_port", "grpc_port", "metrics_port"):
@@ -61,7 +70,7 @@ class ServeConfig:
             raise ValueError("http, grpc and metrics ports must differ")
         if not isinstance(self.max_batch, int) or self.max_batch < 1:
             raise ValueError(f"max_batch must be a positive int, got {self.max_batch!r}")
-        bad = [s for s in self.preferred_batch_sizes if not isinstance(s, int) or not 1 <= s <= self.max_batch]
+        bad = [s for s in self.preferred_batch_sizes or () if not isinstance(s, int) or not 1 <= s <= self.max_batch]
         if bad:
             raise ValueError(f"preferred batch sizes {bad} are outside 1..max_batch={self.max_batch}")
         if self.instances < 1 or self.max_queue_delay_us < 0 or self.exit_timeout_s < 0:
@@ -142,6 +151,50 @@ def make_infer(estimator):
     return infer
 
 
+class _Drain:
+    """Graceful SIGTERM: wait until nothing is queued (Triton's pending-request gauge) or running (counted
+    here) before stopping Triton. Stopping Triton first is not enough: its HTTP endpoint spends the exit
+    timeout waiting for clients' keep-alive connections to close, and requests still queued then are cut."""
+
+    def __init__(self, metrics_url: str):
+        self.metrics_url = metrics_url
+        self.running = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+
+    def wrap(self, infer):
+        def counted(requests):
+            with self.lock:
+                self.running += 1
+            try:
+                return infer(requests)
+            finally:
+                with self.lock:
+                    self.running -= 1
+        return counted
+
+    def pending(self) -> float:
+        """Requests queued for the model, from Triton's metrics (inf when they cannot be read)."""
+        try:
+            text = urllib.request.urlopen(self.metrics_url, timeout=2).read().decode()
+        except OSError:
+            return float("inf")
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("nv_inference_pending_request_count") and f'model="{MODEL_NAME}"' in line)
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """True once idle twice in a row 50 ms apart (a request between queue and execution is seen)."""
+        deadline, quiet = time.monotonic() + timeout_s, 0
+        while time.monotonic() < deadline:
+            with self.lock:
+                busy = self.running > 0
+            quiet = 0 if busy or self.pending() > 0 else quiet + 1
+            if quiet >= 2:
+                return True
+            time.sleep(0.05)
+        return False
+
+
 def serve(config: ServeConfig, *, on_ready: Callable[[], None] | None = None) -> int:
     """Run until SIGTERM/SIGINT; in-flight requests finish (up to exit_timeout_s). Returns an exit code."""
     ensure_libpython()
@@ -158,12 +211,10 @@ def serve(config: ServeConfig, *, on_ready: Callable[[], None] | None = None) ->
         grpc_port=config.grpc_port, metrics_address=config.host, metrics_port=config.metrics_port,
         exit_timeout_secs=config.exit_timeout_s, allow_gpu_metrics=False)
     batcher = DynamicBatcher(max_queue_delay_microseconds=config.max_queue_delay_us,
-                             preferred_batch_size=list(config.preferred_batch_sizes) or None)
-    infer = make_infer(est)
-
-    def stop(signum, _frame):
-        log.info("signal %d: draining in-flight requests (up to %d s), then exiting", signum, config.exit_timeout_s)
-        raise KeyboardInterrupt  # Triton.serve() stops on it: tritonserver drains, then PyTriton cleans up
+                             preferred_batch_size=config.preferred or None)
+    local = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+    drain = _Drain(f"http://{local}:{config.metrics_port}/metrics")
+    infer = drain.wrap(make_infer(est))
 
     # PyTriton guards the admin endpoints with a token by default; statistics (read-only: request counts
     # and the batch sizes formed) stays open so clients and the load test can read it
@@ -173,12 +224,19 @@ def serve(config: ServeConfig, *, on_ready: Callable[[], None] | None = None) ->
                     inputs=[Tensor(name=s.name, dtype=s.dtype, shape=s.dims) for s in request_inputs()],
                     outputs=[Tensor(name=s.name, dtype=s.dtype, shape=s.dims) for s in response_outputs(m)],
                     config=ModelConfig(max_batch_size=config.max_batch, batcher=batcher), strict=True)
-        signal.signal(signal.SIGTERM, stop)
-        triton.run()  # starts the server and loads the model; serve() below then waits
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: drain.stop.set())
+        triton.run()  # starts the server and loads the model
         print(f"lfsdk serve: model {MODEL_NAME!r} ready on http://{config.host}:{config.http_port} "
               f"grpc {config.host}:{config.grpc_port} metrics http://{config.host}:{config.metrics_port}/metrics",
               flush=True)
         if on_ready is not None:
             on_ready()
-        triton.serve()
-    return 0
+        while not drain.stop.wait(1.0):
+            if not triton.is_alive():
+                log.error("tritonserver or the model proxy died; exiting")
+                return 1
+        print(f"lfsdk serve: stopping: letting in-flight requests finish (up to {config.exit_timeout_s} s)", flush=True)
+        if not drain.wait_idle(config.exit_timeout_s):
+            print("lfsdk serve: exit timeout reached with requests still in flight", flush=True)
+    return 0  # leaving the with-block stops Triton and cleans PyTriton's workspace
