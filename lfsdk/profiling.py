@@ -66,11 +66,13 @@ class StageStats:
     p99_ms: float
     samples: int
     level: int = 0  # 1 = a part of the row above it (network sub-stages)
+    mean_ms: float = float("nan")  # means add up across stages (medians need not): used for checks
 
 
 def summarize(stage: str, ms: Sequence[float], level: int = 0) -> StageStats:
     a = np.asarray(ms, dtype=np.float64)
-    return StageStats(stage, float(np.median(a)), float(np.percentile(a, 99)), int(a.size), level)
+    return StageStats(stage, float(np.median(a)), float(np.percentile(a, 99)), int(a.size), level,
+                      float(a.mean()))
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,8 @@ class ProfileTable:
     def to_dict(self) -> dict:
         return {"backend": self.backend, "device": self.device, "precision": self.precision,
                 "batch": self.batch, "iters": self.iters,
-                "stages": {r.stage: {"median_ms": r.median_ms, "p99_ms": r.p99_ms, "samples": r.samples}
+                "stages": {r.stage: {"median_ms": r.median_ms, "p99_ms": r.p99_ms, "mean_ms": r.mean_ms,
+                                     "samples": r.samples}
                            for r in self.rows}}
 
     def __str__(self) -> str:
