@@ -13,7 +13,7 @@ from lfsdk.geometry import CameraLike, crop_half_extent, uvd_to_xyz
 
 from .inputs import as_depth, frame_cameras, frame_cubes, resolve_impl
 
-__all__ = ["HandCenters", "hand_center", "hand_center_reference"]
+__all__ = ["HandCenters", "centers_from_uvd", "hand_center", "hand_center_reference"]
 
 DEFAULT_CUBE = (250.0, 250.0, 250.0)
 
@@ -30,10 +30,10 @@ def _center_of_mass(d: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, 
     wgt = mask.float()
     n = wgt.sum(dim=(1, 2))
     denom = n.clamp_min(1.0)
-    rows = torch.arange(h, device=d.device, dtype=torch.float32)[None, :, None]
-    cols = torch.arange(w, device=d.device, dtype=torch.float32)[None, None, :]
-    u = (wgt * cols).sum(dim=(1, 2)) / denom
-    v = (wgt * rows).sum(dim=(1, 2)) / denom
+    rows = torch.arange(h, device=d.device, dtype=torch.float32)
+    cols = torch.arange(w, device=d.device, dtype=torch.float32)
+    u = (wgt.sum(dim=1) * cols).sum(dim=-1) / denom  # per-column counts (B, W) · column index
+    v = (wgt.sum(dim=2) * rows).sum(dim=-1) / denom  # per-row counts (B, H) · row index
     z = torch.where(mask, d, 0.0).sum(dim=(1, 2)) / denom  # where, not wgt·d: a NaN pixel must not leak in
     return torch.stack((u, v, z), dim=-1), n
 
