@@ -47,6 +47,7 @@ class RenderOptions:
     distance: tuple[float, float] = (250.0, 700.0)  # palm-centre depth range, mm
     scale: tuple[float, float] = (0.85, 1.15)  # per-hand size factor
     margin: float = 0.2  # palm centre stays this fraction of the image away from its border
+    forearm: tuple[float, float] = (60.0, 200.0)  # visible forearm length range, mm (a sleeve cuts it)
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,8 @@ def _sample_pose(rng: np.random.Generator) -> dict:
             "thumb": np.radians(thumb)}
 
 
-def _posed_hand(rng: np.random.Generator, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _posed_hand(rng: np.random.Generator, scale: float,
+                forearm: float = _FOREARM_LEN) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A posed right hand in its own frame: joints (21, 3) mm, capsules (P, 7), joint radii (21,)."""
     pose = _sample_pose(rng)
     jitter = rng.uniform(0.95, 1.05, size=(4, 3))
@@ -163,7 +165,7 @@ def _posed_hand(rng: np.random.Generator, scale: float) -> tuple[np.ndarray, np.
     caps.append((*joints[1], *joints[13], _PALM_R * scale))  # across the knuckles
     caps.append((*(_PALM_BASE[0] * scale), *(_PALM_BASE[3] * scale), _PALM_R * scale))  # across the wrist
     fr = _FOREARM_R * scale
-    caps.append((0.0, -0.5 * fr, 0.0, 0.0, -_FOREARM_LEN * scale, 0.0, fr))
+    caps.append((0.0, -0.5 * fr, 0.0, 0.0, -forearm, 0.0, fr))
     radii[0] = fr
     return joints, np.asarray(caps), radii
 
@@ -312,7 +314,7 @@ def render_hand(seed: SeedLike = None, camera: Camera | str = "icvl", layout: st
         raise ValueError(f"size must be (H, W) with both ≥ 8, got {size}")
     skeleton = get_skeleton(layout)
     scale = rng.uniform(*options.scale)
-    joints, caps, radii = _posed_hand(rng, scale)
+    joints, caps, radii = _posed_hand(rng, scale, rng.uniform(*options.forearm))
     rot = _random_rotation(rng)
     palm = joints_for_layout(joints, "icvl")[0]  # ICVL's first joint is the palm centre
     zc = rng.uniform(*options.distance)

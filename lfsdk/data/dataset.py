@@ -1,0 +1,196 @@
+"""Training/evaluation datasets: depth frames → (crop, joints in the normalised cube, meta).
+
+Crops are made exactly as inference makes them — hand centre from the depth itself (lfsdk.kernels
+hand_center, the near-band centre of mass; never the ground truth), then lfsdk.kernels crop — so a model
+sees the same centring errors in training as in use. The preprocessing settings travel with the model
+(`PreprocessConfig.to_dict()` goes into the checkpoint's config.extra["preprocess"]).
+
+Datasets are registered by name (`@register_dataset("synthetic")`, `make_dataset(name, split, root, ...)`)
+so readers of the real datasets plug into `lfsdk-train --dataset NAME --root PATH` without touching training.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from lfsdk.geometry import Camera, uvd_to_cube
+from lfsdk.kernels import crop_resize_normalize, hand_center
+
+from .synthetic import RenderOptions, render_hand
+
+__all__ = [
+    "PreprocessConfig", "HandCropDataset", "DATASETS", "register_dataset", "make_dataset",
+    "synthetic_frames", "synthetic_dataset", "SYNTHETIC_SEEDS",
+]
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How a depth frame becomes a network input; identical at training and inference."""
+
+    cube: tuple[float, float, float] = (250.0, 250.0, 250.0)
+    size: int = 128
+    band: float = 150.0  # hand centre: centre of mass of the valid pixels within band mm of the nearest
+    refine: bool = False  # second centre of mass inside the cube (lfsdk.kernels.hand_center refine)
+    mode: str = "nearest"  # crop sampling
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["cube"] = list(self.cube)
+        return d
+
+
+class HandCropDataset(Dataset):
+    """Frames with ground-truth joints, preprocessed once into crops (kept as float16) and normalised joints.
+
+    Items: (crop (1, S, S) float32, joints (M, 3) float32 normalised cube, meta dict with center_uvd (3,),
+    cube (3,) mm, camera (4,) fx fy cx cy, index). Frames where no hand centre is found are dropped
+    (`kept` holds the indices of the frames kept).
+    """
+
+    def __init__(self, depth: np.ndarray | torch.Tensor, joints_uvd: np.ndarray | torch.Tensor, camera: Camera,
+                 preprocess: PreprocessConfig = PreprocessConfig(), chunk: int = 512):
+        depth = torch.as_tensor(np.asarray(depth) if not isinstance(depth, torch.Tensor) else depth)
+        joints = torch.as_tensor(joints_uvd, dtype=torch.float32)
+        if depth.dim() != 3 or joints.dim() != 3 or joints.shape[-1] != 3 or len(depth) != len(joints):
+            raise ValueError(f"need depth (N, H, W) and joints_uvd (N, M, 3) with the same N, got "
+                             f"{tuple(depth.shape)} and {tuple(joints.shape)}")
+        self.camera, self.preprocess = camera, preprocess
+        crops, norm, centers, kept = [], [], [], []
+        for s in range(0, len(depth), chunk):
+            d = depth[s:s + chunk]
+            c = hand_center(d, camera, band=preprocess.band, refine=preprocess.refine, cube=preprocess.cube)
+            ok = c.found
+            if not ok.any():
+                continue
+            x = crop_resize_normalize(d[ok], c.uvd[ok], preprocess.cube, camera, preprocess.size, preprocess.mode)
+            crops.append(x.to(torch.float16))
+            norm.append(uvd_to_cube(joints[s:s + chunk][ok], c.uvd[ok], preprocess.cube, camera))
+            centers.append(c.uvd[ok])
+            kept.append(torch.nonzero(ok)[:, 0] + s)
+        if not crops:
+            raise ValueError("no frame has a hand centre (all depth missing or out of range)")
+        self.crops = torch.cat(crops)
+        self.joints = torch.cat(norm).float()
+        self.centers_uvd = torch.cat(centers)
+        self.kept = torch.cat(kept)
+        self.joints_uvd = joints[self.kept]
+        self._cam = camera.tensor()
+        self._cube = torch.tensor(preprocess.cube)
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    @property
+    def num_joints(self) -> int:
+        return self.joints.shape[1]
+
+    def __getitem__(self, i: int):
+        meta = {"center_uvd": self.centers_uvd[i], "cube": self._cube, "camera": self._cam, "index": self.kept[i]}
+        return self.crops[i].float(), self.joints[i], meta
+
+
+# ------------------------------------------------------------------------------------------ synthetic data
+#: Fixed seeds: the held-out set never shares a seed with the training set.
+SYNTHETIC_SEEDS = {"train": 1, "val": 2, "test": 2020}
+
+
+def _cache_key(**kw) -> str:
+    return hashlib.sha256(json.dumps(kw, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _render_range(args: tuple) -> dict:
+    """Worker: frames [lo, hi) of one synthetic set (picklable args for multiprocessing)."""
+    lo, hi, seed, camera, layout, size, opts, clutter_p = args
+    depth, xyz, uvd = [], [], []
+    for i in range(lo, hi):
+        rng = np.random.default_rng((seed, i))
+        f = render_hand(rng, camera, layout, size, opts, clutter=bool(rng.random() < clutter_p))
+        depth.append(f.depth), xyz.append(f.joints_xyz), uvd.append(f.joints_uvd)
+    return {"depth": np.stack(depth), "joints_xyz": np.stack(xyz), "joints_uvd": np.stack(uvd)}
+
+
+def synthetic_frames(n: int, seed: int, camera: Camera | str = "icvl", layout: str = "nyu",
+                     size: tuple[int, int] = (240, 320), clutter: float = 0.3,
+                     options: RenderOptions = RenderOptions(), cache_dir: str | os.PathLike | None = None,
+                     workers: int = 1, progress: bool = False) -> dict:
+    """n rendered frames as arrays {depth (n,H,W) uint16, joints_xyz, joints_uvd (n,M,3) float32}.
+
+    `clutter` is the fraction of frames with background clutter. With cache_dir, the set is written once
+    to an .npz named by its parameters and read back on later calls (training epochs never re-render).
+    """
+    camera = Camera.parse(camera)
+    key = _cache_key(n=n, seed=seed, camera=camera, layout=layout, size=tuple(size), clutter=clutter,
+                     options=options, v=1)
+    path = Path(cache_dir) / f"synthetic-{layout}-{n}-s{seed}-{key}.npz" if cache_dir else None
+    if path is not None and path.is_file():
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in ("depth", "joints_xyz", "joints_uvd")}
+    bounds = np.linspace(0, n, max(1, min(workers, n)) * 8 + 1).astype(int)
+    jobs = [(lo, hi, seed, camera, layout, tuple(size), options, clutter) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    if workers > 1:
+        import multiprocessing as mp
+        with mp.get_context("spawn").Pool(workers) as pool:
+            parts = pool.imap(_render_range, jobs)
+            parts = list(_progress(parts, len(jobs), progress))
+    else:
+        parts = list(_progress(map(_render_range, jobs), len(jobs), progress))
+    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, **out)
+        os.replace(tmp, path)
+    return out
+
+
+def _progress(it, total: int, on: bool):
+    if not on:
+        return it
+    from tqdm import tqdm
+    return tqdm(it, total=total, desc="render", unit="chunk")
+
+
+# -------------------------------------------------------------------------------------------- registry
+DATASETS: dict[str, Callable[..., HandCropDataset]] = {}
+
+
+def register_dataset(name: str):
+    """Decorator: register `factory(split, root, preprocess, **options) -> HandCropDataset` under `name`."""
+    def deco(factory):
+        if name in DATASETS:
+            raise ValueError(f"dataset {name!r} is already registered")
+        DATASETS[name] = factory
+        return factory
+    return deco
+
+
+def make_dataset(name: str, split: str, root: str | os.PathLike | None = None,
+                 preprocess: PreprocessConfig = PreprocessConfig(), **options) -> HandCropDataset:
+    """The `split` ('train', 'val', 'test') of dataset `name`; root is its folder (or cache folder)."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}: expected one of {sorted(DATASETS)}")
+    return DATASETS[name](split, root, preprocess, **options)
+
+
+@register_dataset("synthetic")
+def synthetic_dataset(split: str, root: str | os.PathLike | None, preprocess: PreprocessConfig,
+                      n: int | None = None, camera: str = "icvl", layout: str = "nyu", clutter: float = 0.3,
+                      workers: int = 1, progress: bool = False) -> HandCropDataset:
+    """Rendered frames; the split picks a fixed seed (SYNTHETIC_SEEDS), `root` is the cache folder."""
+    if split not in SYNTHETIC_SEEDS:
+        raise ValueError(f"unknown split {split!r}: expected one of {sorted(SYNTHETIC_SEEDS)}")
+    n = n or {"train": 16000, "val": 500, "test": 1000}[split]
+    cam = Camera.parse(camera)
+    frames = synthetic_frames(n, SYNTHETIC_SEEDS[split], cam, layout, clutter=clutter, cache_dir=root,
+                              workers=workers, progress=progress)
+    return HandCropDataset(frames["depth"], frames["joints_uvd"], cam, preprocess)
+
