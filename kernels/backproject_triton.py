@@ -52,5 +52,6 @@ def backproject_triton(norm: torch.Tensor, centers: torch.Tensor, cube: torch.Te
     b, m, _ = norm.shape
     uvd = torch.empty_like(norm)
     xyz = torch.empty_like(norm)
-    _backproject_kernel[(triton.cdiv(b * m, BLOCK),)](norm, centers, cube, cam, uvd, xyz, b * m, m, BLOCK=BLOCK)
+    _backproject_kernel[(triton.cdiv(b * m, BLOCK),)](norm, centers, cube, cam, uvd, xyz, b * m, m, BLOCK=BLOCK,
+                                                        enable_fp_fusion=False)  # round like the reference
     return uvd, xyz

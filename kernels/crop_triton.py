@@ -16,6 +16,24 @@ BLOCK = 1024
 
 
 @triton.jit
+def _pixel(frame, uu, vv, use, W, wf, hf):
+    """Depth at integer-valued float coordinates (uu, vv); 0 outside the image, where not `use`, or NaN/inf."""
+    inside = use & (uu >= 0) & (uu < wf) & (vv >= 0) & (vv < hf)
+    # clamp before the int conversion: a far-outside (masked) sample must not overflow int32
+    row = tl.minimum(tl.maximum(vv, 0.0), hf - 1).to(tl.int32)
+    idx = row * W + tl.minimum(tl.maximum(uu, 0.0), wf - 1).to(tl.int32)
+    s = tl.load(frame + idx, mask=inside, other=0).to(tl.float32)
+    return tl.where(s - s == 0, s, 0.0)
+
+
+@triton.jit
+def _tap(frame, uu, vv, wgt, use, W, wf, hf):
+    """One bilinear tap: (depth, weight), the weight zeroed where the depth is missing (reference: w·(s > 0))."""
+    s = _pixel(frame, uu, vv, use, W, wf, hf)
+    return s, wgt * (s > 0).to(tl.float32)
+
+
+@triton.jit
 def _crop_kernel(depth_ptr, center_ptr, cube_ptr, cam_ptr, out_ptr, H, W, S, grid_off,
                  BILINEAR: tl.constexpr, BLOCK: tl.constexpr):
     b = tl.program_id(0)
@@ -47,31 +65,22 @@ def _crop_kernel(depth_ptr, center_ptr, cube_ptr, cam_ptr, out_ptr, H, W, S, gri
         v0 = tl.floor(v)
         fu = u - u0
         fv = v - v0
-        num = tl.zeros([BLOCK], tl.float32)
-        den = tl.zeros([BLOCK], tl.float32)
-        for du in tl.static_range(2):  # same order as the reference: du outer, dv inner
-            for dv in tl.static_range(2):
-                uu = u0 + du
-                vv = v0 + dv
-                inside = use & (uu >= 0) & (uu < wf) & (vv >= 0) & (vv < hf)
-                idx = tl.minimum(tl.maximum(vv, 0.0), hf - 1).to(tl.int32) * W \
-                    + tl.minimum(tl.maximum(uu, 0.0), wf - 1).to(tl.int32)
-                s = tl.load(frame + idx, mask=inside, other=0).to(tl.float32)
-                s = tl.where(s - s == 0, s, 0.0)  # NaN/inf depth is missing
-                wu = (1 - fu) if du == 0 else fu
-                wv = (1 - fv) if dv == 0 else fv
-                wgt = wu * wv * (s > 0).to(tl.float32)
-                num += wgt * s
-                den += wgt
+        # the four taps in the reference's order (du outer, dv inner), each weighted only if valid
+        s, w = _tap(frame, u0, v0, (1 - fu) * (1 - fv), use, W, wf, hf)
+        num = w * s
+        den = w
+        s, w = _tap(frame, u0, v0 + 1, (1 - fu) * fv, use, W, wf, hf)
+        num += w * s
+        den += w
+        s, w = _tap(frame, u0 + 1, v0, fu * (1 - fv), use, W, wf, hf)
+        num += w * s
+        den += w
+        s, w = _tap(frame, u0 + 1, v0 + 1, fu * fv, use, W, wf, hf)
+        num += w * s
+        den += w
         sampled = tl.where(den > 1e-6, num / tl.maximum(den, 1e-6), 0.0)
     else:
-        uu = tl.floor(u + 0.5)
-        vv = tl.floor(v + 0.5)
-        inside = use & (uu >= 0) & (uu < wf) & (vv >= 0) & (vv < hf)
-        idx = tl.minimum(tl.maximum(vv, 0.0), hf - 1).to(tl.int32) * W \
-            + tl.minimum(tl.maximum(uu, 0.0), wf - 1).to(tl.int32)
-        sampled = tl.load(frame + idx, mask=inside, other=0).to(tl.float32)
-        sampled = tl.where(sampled - sampled == 0, sampled, 0.0)
+        sampled = _pixel(frame, tl.floor(u + 0.5), tl.floor(v + 0.5), use, W, wf, hf)
 
     n = (sampled - dc) / half  # geometry.normalize_depth
     out = tl.where(use & (sampled > 0) & (tl.abs(n) <= 1), n, 1.0)  # outside the cube or missing → 1
@@ -89,5 +98,6 @@ def crop_triton(depth: torch.Tensor, centers: torch.Tensor, cube: torch.Tensor, 
     grid = (b, triton.cdiv(size * size, BLOCK))
     # 1/S − 1 is rounded from double once on the host, exactly as torch rounds the scalar in crop_affine
     _crop_kernel[grid](depth, centers, cube, cam, out, h, w, size, 1.0 / size - 1.0,
-                       BILINEAR=mode == "bilinear", BLOCK=BLOCK)
+                       BILINEAR=mode == "bilinear", BLOCK=BLOCK,
+                       enable_fp_fusion=False)  # no FMA: sample positions round like the reference's mul + add
     return out
