@@ -30,7 +30,7 @@ from .kernels.center import centers_from_uvd
 from .profiling import ProfileTable, StageTimer, table_from_times
 from .result import Result
 
-__all__ = ["HandPoseEstimator", "InputError", "as_depth_batch", "preprocess", "postprocess"]
+__all__ = ["HandPoseEstimator", "InputError", "as_depth_batch", "preprocess", "postprocess", "trained_preprocess"]
 
 #: integer depth dtypes (mm) and floating ones; uint8 is refused: 8 bits cannot hold depth in mm
 _INT_DEPTH = (torch.uint16, torch.int16, torch.int32, torch.int64)
@@ -47,11 +47,10 @@ def _as_tensor(x: Any, name: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x
     if isinstance(x, np.ndarray):
-        if x.dtype == np.uint16:  # torch.from_numpy takes uint16 since torch 2.3
-            return torch.from_numpy(np.ascontiguousarray(x))
         if x.dtype.kind not in "biuf":
             raise InputError(f"{name}: numpy dtype {x.dtype} is not numeric (expected uint16 or float mm)")
-        return torch.from_numpy(np.ascontiguousarray(x))
+        # torch.from_numpy takes uint16 since torch 2.3; np.ascontiguousarray would turn a 0-d array into 1-d
+        return torch.from_numpy(x if x.flags.c_contiguous else np.ascontiguousarray(x))
     if isinstance(x, (list, tuple)):
         try:
             return torch.as_tensor(np.asarray(x, dtype=np.float64))
@@ -130,11 +129,12 @@ def _box_masked(depth: torch.Tensor, boxes: Any) -> torch.Tensor:
 # -- the pipeline as pure functions ---------------------------------------------------------------------
 
 def preprocess(depth: Any, camera: Camera, cube: Sequence[float], size: int = 128, *,
-               centers: HandCenters | None = None, refine: bool = True, band: float = 150.0,
+               centers: HandCenters | None = None, refine: bool = False, band: float = 150.0,
                mode: str = "nearest") -> tuple[torch.Tensor, HandCenters]:
     """depth (B, H, W) mm → (crops (B, 1, size, size) in [-1, 1], HandCenters (B, 3)/(B, 3)/(B,)).
 
-    Centres are found (centre of mass of the near depth band, refined inside the cube) unless given."""
+    Centres are found (centre of mass of the near depth band, optionally refined inside the cube) unless
+    given. The defaults are lfsdk.data.dataset.PreprocessConfig's, what training uses."""
     if centers is None:
         centers = hand_center(depth, camera, band=band, refine=refine, cube=cube)
     crops = crop_resize_normalize(depth, centers.uvd, cube, camera, size=size, mode=mode)
@@ -164,6 +164,18 @@ def postprocess(out: Outputs, centers: HandCenters, cube: Sequence[float], camer
     }
 
 
+def trained_preprocess(config) -> dict:
+    """How the model's training crops were cut — cube, refine, band, mode — from config.extra["preprocess"]
+    (lfsdk.data.dataset.PreprocessConfig), falling back to its defaults: a model must see crops made the way
+    it learned from."""
+    extra = config.extra.get("preprocess", {}) if isinstance(config.extra, dict) else {}
+    size = extra.get("size", config.input_size)
+    if size != config.input_size:
+        raise InputError(f"the model's preprocess size {size} differs from its input size {config.input_size}")
+    return {"cube": _cube3(extra.get("cube", config.cube_size)), "refine": bool(extra.get("refine", False)),
+            "band": float(extra.get("band", 150.0)), "mode": extra.get("mode", "nearest")}
+
+
 def _cube3(cube: Any) -> tuple[float, float, float]:
     try:
         c = np.broadcast_to(np.asarray(cube, dtype=np.float64), (3,))
@@ -184,14 +196,16 @@ class HandPoseEstimator:
     Backend instance. device: "cpu", "cuda", "cuda:N" (default: CUDA when available). precision: "fp32",
     "fp16", "bf16", "int8" (default: the backend's). camera: Camera, a preset name or "fx,fy,cx,cy"
     (default: the one the model was trained for, else the preset named by its skeleton). cube: crop cube
-    in mm (default: the model's). refine/band/crop_mode: hand centring and cropping (lfsdk.kernels).
+    in mm (default: the model's). refine/band/crop_mode: hand centring and cropping (lfsdk.kernels;
+    default: as the model was trained, config.extra["preprocess"]).
     Further keyword arguments go to the backend's load (e.g. threads=, max_batch=, cuda_graphs=).
     """
 
     def __init__(self, model: str | os.PathLike | Backend, backend: str = "auto", *,
                  device: str | torch.device | None = None, precision: str | None = None,
                  camera: Camera | str | None = None, cube: float | Sequence[float] | None = None,
-                 refine: bool = True, band: float = 150.0, crop_mode: str = "nearest", **backend_options):
+                 refine: bool | None = None, band: float | None = None, crop_mode: str | None = None,
+                 **backend_options):
         if isinstance(model, Backend):
             self.backend = model
         else:
@@ -200,9 +214,12 @@ class HandPoseEstimator:
                 raise FileNotFoundError(f"{path}: no such model file or checkpoint directory")
             self.backend = create(backend, path, device=device, precision=precision, **backend_options)
         self.config = self.backend.config
+        trained = trained_preprocess(self.config)
         self.camera = Camera.parse(camera) if camera is not None else self._default_camera()
-        self.cube = _cube3(cube if cube is not None else self.config.cube_size)
-        self.refine, self.band, self.crop_mode = bool(refine), float(band), crop_mode
+        self.cube = _cube3(cube if cube is not None else trained["cube"])
+        self.refine = bool(refine if refine is not None else trained["refine"])
+        self.band = float(band if band is not None else trained["band"])
+        self.crop_mode = crop_mode or trained["mode"]
         self._lock = threading.Lock()
 
     @classmethod

@@ -58,14 +58,17 @@ def _atomic(out: Path, make) -> Path:
     return out
 
 
-def calibration_crops(config, n: int = CALIBRATION_FRAMES, seed: int = 12345) -> np.ndarray:
-    """(n, 1, S, S) crops of generated hands (lfsdk.data.synthetic), cut the way the estimator cuts them."""
+def calibration_crops(config, n: int | None = None, seed: int = 12345) -> np.ndarray:
+    """(n, 1, S, S) crops of generated hands (lfsdk.data.synthetic), cut the way the estimator cuts them;
+    n defaults to CALIBRATION_FRAMES."""
     from ..data.synthetic import render_batch
-    from ..estimator import preprocess
+    from ..estimator import preprocess, trained_preprocess
 
-    batch = render_batch(n, seed=seed, camera="icvl", layout=config.skeleton if config.skeleton in
+    batch = render_batch(n or CALIBRATION_FRAMES, seed=seed, camera="icvl", layout=config.skeleton if config.skeleton in
                          ("nyu", "icvl", "msra") else "nyu")
-    crops, _ = preprocess(batch.depth, batch.camera, config.cube_size, config.input_size)
+    how = trained_preprocess(config)
+    crops, _ = preprocess(batch.depth, batch.camera, how["cube"], config.input_size, refine=how["refine"],
+                          band=how["band"], mode=how["mode"])
     return crops.numpy()
 
 
