@@ -11,7 +11,7 @@ import torch
 
 from lfsdk.geometry import CameraLike, crop_half_extent, uvd_to_xyz
 
-from .inputs import as_depth, frame_cameras, frame_cubes, resolve_impl
+from .inputs import as_depth, depth_float, frame_cameras, frame_cubes, resolve_impl
 
 __all__ = ["HandCenters", "centers_from_uvd", "hand_center", "hand_center_reference"]
 
@@ -56,7 +56,7 @@ def hand_center_reference(depth: torch.Tensor, camera: CameraLike, *, band: floa
     centre: |u − u_c| ≤ h_u, |v − v_c| ≤ h_v, |d − d_c| ≤ s_z/2 (geometry.crop_half_extent); a frame whose
     cube holds no valid pixel keeps its first centre. Returns HandCenters of (B, 3), (B, 3), (B,).
     """
-    d = depth.float()
+    d = depth_float(depth)
     valid = (d > near) & (d < far)
     nearest = torch.where(valid, d, torch.full_like(d, float("inf"))).amin(dim=(1, 2))  # (B,)
     uvd, n = _center_of_mass(d, valid & (d <= nearest[:, None, None] + band))

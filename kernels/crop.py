@@ -11,7 +11,7 @@ import torch
 
 from lfsdk.geometry import CameraLike, crop_affine, normalize_depth
 
-from .inputs import as_depth, as_points, frame_cameras, frame_cubes, resolve_impl
+from .inputs import as_depth, as_points, depth_float, frame_cameras, frame_cubes, resolve_impl
 
 __all__ = ["MODES", "crop_reference", "crop_resize_normalize", "usable_centers"]
 
@@ -39,7 +39,7 @@ def crop_reference(depth: torch.Tensor, centers_uvd: torch.Tensor, cube, camera:
     if mode not in MODES:
         raise ValueError(f"mode must be 'nearest' or 'bilinear', got {mode!r}")
     b, h, w = depth.shape
-    d = depth.float()
+    d = depth_float(depth)
     if depth.is_floating_point():
         d = torch.where(d.isfinite(), d, 0.0)
     ok, c = usable_centers(centers_uvd.float())

@@ -15,8 +15,8 @@ import torch
 
 from lfsdk.geometry import Camera, CameraLike
 
-__all__ = ["DEPTH_DTYPES", "as_depth", "frame_cameras", "frame_cubes", "as_points", "resolve_impl",
-           "triton_available"]
+__all__ = ["DEPTH_DTYPES", "as_depth", "as_points", "depth_float", "frame_cameras", "frame_cubes", "resolve_impl",
+           "triton_available", "uint16_to_float"]
 
 # uint16 mm is what sensors deliver; integer and float depth in mm are accepted too. Floats may carry NaN/inf,
 # which every op treats as a missing pixel.
@@ -55,6 +55,22 @@ def _constant(values: tuple, device: torch.device) -> torch.Tensor:
     """A small float32 tensor of host values on `device`, made once: a fresh host→device copy on every
     call would make each batch wait for the GPU (pageable copies synchronise)."""
     return torch.tensor(values, dtype=torch.float32, device=device)
+
+
+def uint16_to_float(depth: torch.Tensor) -> torch.Tensor:
+    """uint16 → float32 through an int16 view, for torch builds whose device has no uint16 → float cast."""
+    x = depth.view(torch.int16).float()
+    return torch.where(x < 0, x + 65536.0, x)
+
+
+def depth_float(depth: torch.Tensor) -> torch.Tensor:
+    """Any DEPTH_DTYPES tensor → float32 mm, same shape and device."""
+    if depth.dtype == torch.uint16:
+        try:
+            return depth.float()
+        except (NotImplementedError, RuntimeError):  # torch's uint16 support is partial on some devices
+            return uint16_to_float(depth)
+    return depth.float()
 
 
 def frame_cameras(camera: CameraLike, b: int, device: torch.device) -> torch.Tensor:

@@ -48,3 +48,20 @@ def test_refuses_without_cuda_unless_dry_run():
         pytest.skip("a CUDA device is present")
     with pytest.raises(SystemExit, match="no CUDA device"):
         m.run(m.parse_args(["--batches", "1"]))
+
+
+def test_markdown_reports_the_target():
+    m = load_script()
+    timing = {"median_ms": 2.0, "p99_ms": 2.5, "fps": 256_000.0}
+    slow = {"median_ms": 20.0, "p99_ms": 22.0, "fps": 25_600.0}
+    res = {"gpu": "NVIDIA H100", "date": "2026-11-26T00:00:00+00:00", "torch": "2.x", "triton": "3.x", "cuda": "12",
+           "config": {"height": 480, "width": 640, "dtype": "uint16", "size": 128, "mode": "bilinear",
+                      "refine": True, "cube_mm": 250.0, "warmup": 10, "iters": 100, "dry_run": False,
+                      "timer": "cuda events"},
+           "target": {"batch": 512, "fps": 50_000, "speedup": 5.0, "measured_fps": 256_000.0,
+                      "measured_speedup": 10.0, "met": True},
+           "rows": [{"op": "preprocess", "batch": 512, "triton": timing, "torch": slow, "speedup": 10.0,
+                     "parity": {"crop_norm_max": 0.0, "center_found_equal": True}}]}
+    md = m.markdown(res)
+    assert "| preprocess | 512 | 2.0000 | 2.5000 | 256,000 | 20.0000 | 25,600 | 10.0× |" in md
+    assert "256,000 frames/s, 10.0× → **met**" in md and "Dry run" not in md

@@ -76,3 +76,13 @@ def test_empty_batch():
 @pytest.mark.gpu
 def test_auto_picks_triton_on_cuda(cuda_or_skip):
     assert resolve_impl("auto", torch.device("cuda")) == "triton"
+
+
+def test_uint16_to_float_without_a_native_cast():
+    # the fallback for devices whose torch has no uint16 → float cast: through an int16 view
+    from lfsdk.kernels.inputs import depth_float, uint16_to_float
+
+    vals = np.array([[[0, 1, 500, 32767, 32768, 40000, 65535]]], np.uint16)
+    expect = vals.astype(np.float32)
+    np.testing.assert_array_equal(uint16_to_float(torch.from_numpy(vals)).numpy(), expect)
+    np.testing.assert_array_equal(depth_float(torch.from_numpy(vals)).numpy(), expect)
