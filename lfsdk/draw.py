@@ -3,25 +3,35 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["colorize_depth", "draw_overlay", "BOX_COLOR"]
+__all__ = ["colorize_depth", "draw_overlay", "BOX_COLOR", "FOCUS_MM"]
 
 BOX_COLOR = (255, 255, 255)
+FOCUS_MM = 150.0  # depth range either side of the hand centre that gets most of the brightness
 JOINT_OUTLINE = (0, 0, 0)
 
 
-def colorize_depth(depth: np.ndarray) -> np.ndarray:
-    """(H, W) depth mm → (H, W, 3) uint8: near bright, far dark (matplotlib's 'bone' map over the valid
-    range, 2nd–98th percentile); missing pixels (≤ 0 or not finite) black."""
+def colorize_depth(depth: np.ndarray, focus_mm: float | None = None) -> np.ndarray:
+    """(H, W) depth mm → (H, W, 3) uint8, near bright, far dark (matplotlib's 'bone' map); missing pixels
+    (≤ 0 or not finite) black. With `focus_mm` (the hand centre's depth) the range focus ± FOCUS_MM gets
+    most of the brightness range and everything behind it is dim, so a hand in front of a wall stays
+    readable; without it the valid range (2nd–98th percentile) is spread evenly."""
     from matplotlib import colormaps
 
     d = np.asarray(depth, dtype=np.float32)
     valid = np.isfinite(d) & (d > 0)
     out = np.zeros(d.shape + (3,), np.uint8)
-    if valid.any():
-        lo, hi = np.percentile(d[valid], (2, 98))
-        t = 1.0 - np.clip((d - lo) / max(hi - lo, 1e-3), 0, 1)  # near = 1
-        rgb = (colormaps["bone"](0.15 + 0.85 * t)[..., :3] * 255).astype(np.uint8)
-        out[valid] = rgb[valid]
+    if not valid.any():
+        return out
+    lo, hi = np.percentile(d[valid], (2, 98))
+    if focus_mm is None or not np.isfinite(focus_mm):
+        level = 0.15 + 0.85 * (1.0 - np.clip((d - lo) / max(hi - lo, 1e-3), 0, 1))
+    else:
+        near, far = focus_mm - FOCUS_MM, focus_mm + FOCUS_MM
+        hand = 0.4 + 0.6 * (1.0 - np.clip((d - near) / (far - near), 0, 1))
+        behind = 0.1 + 0.2 * (1.0 - np.clip((d - far) / max(hi - far, 1e-3), 0, 1))
+        level = np.where(d <= far, hand, behind)
+    rgb = (colormaps["bone"](level)[..., :3] * 255).astype(np.uint8)
+    out[valid] = rgb[valid]
     return out
 
 
@@ -39,14 +49,14 @@ def _skeleton(name: str, m: int):
 
 
 def draw_overlay(depth: np.ndarray, joints_uvd: np.ndarray, box: np.ndarray, found: bool,
-                 skeleton: str) -> np.ndarray:
-    """depth (H, W) mm, joints_uvd (M, 3), box (4,) → (H, W, 3) uint8 RGB overlay.
+                 skeleton: str, center_mm: float | None = None) -> np.ndarray:
+    """depth (H, W) mm, joints_uvd (M, 3), box (4,), the hand centre's depth → (H, W, 3) uint8 RGB overlay.
 
     Bones take the colour of their child joint's finger; line widths scale with the image size. A frame
     with no hand (found False) gets the colourised depth only."""
     from PIL import Image, ImageDraw
 
-    img = Image.fromarray(colorize_depth(depth))
+    img = Image.fromarray(colorize_depth(depth, center_mm if found else None))
     if not found:
         return np.asarray(img)
     h, w = depth.shape

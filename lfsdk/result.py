@@ -85,4 +85,5 @@ class Result:
         if frame is None:
             raise ValueError("this Result keeps no depth frame: pass draw(i, depth=frame)")
         frame = frame.detach().cpu().numpy() if isinstance(frame, torch.Tensor) else np.asarray(frame)
-        return draw_overlay(frame, r.joints_uvd[0], r.boxes[0], bool(r.found[0]), self.skeleton)
+        return draw_overlay(frame, r.joints_uvd[0], r.boxes[0], bool(r.found[0]), self.skeleton,
+                            float(r.centers_uvd[0, 2]))

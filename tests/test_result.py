@@ -74,7 +74,7 @@ def test_draw_pixels():
     want = np.array(FINGER_COLORS[sk.fingers[0]]) * 255
     assert np.abs(img[30, 16].astype(float) - want).max() <= 1
     # the hand patch away from the drawing is the colourised depth
-    np.testing.assert_array_equal(img[38, 48], colorize_depth(r.depth[0].numpy())[38, 48])
+    np.testing.assert_array_equal(img[38, 48], colorize_depth(r.depth[0].numpy(), 400.0)[38, 48])
     assert img[38, 48].max() > 0
 
 
@@ -101,3 +101,7 @@ def test_colorize_near_is_brighter_than_far():
     img = colorize_depth(d).astype(int)
     assert img[0, 0].sum() > img[0, 9].sum() > 0
     assert math.isclose(colorize_depth(np.zeros((3, 3))).sum(), 0)
+    # focused on a hand at 300 mm: the hand's own relief keeps a wide brightness range, the wall is dim
+    d[0, 0], d[0, 1] = 200, 400
+    f = colorize_depth(d, focus_mm=300.0).astype(int)
+    assert f[0, 0].sum() > f[1, 1].sum() > f[0, 1].sum() > 3 * f[0, 9].sum() > 0
