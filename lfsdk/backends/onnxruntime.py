@@ -118,8 +118,11 @@ class OnnxRuntimeBackend(Backend):
         binding.bind_input("crops", "cuda", idx, np.float32, tuple(crops.shape), crops.data_ptr())
         for k, t in outs.items():
             binding.bind_output(k, "cuda", idx, np.float32, tuple(t.shape), t.data_ptr())
-        torch.cuda.current_stream(self.device).synchronize()  # ort runs on its own stream
+        # onnxruntime's CUDA provider runs on its own stream: the input must be ready before it starts, and
+        # the outputs complete before torch reads them
+        torch.cuda.current_stream(self.device).synchronize()
         self.session.run_with_iobinding(binding)
+        binding.synchronize_outputs()
         return Outputs(*(outs[k] for k in OUTPUT_NAMES))
 
     def stage_times(self, crops: torch.Tensor, iters: int) -> dict[str, list[float]]:
