@@ -132,6 +132,10 @@ class FeatureExtractor(nn.Sequential):
             Residual(c, c, slope),
         )
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # a half-precision copy (FP16 export) takes FP32 crops: the cast is the stage's first node
+        return super().forward(x.to(self[0][0].weight.dtype))
+
 
 class Branch(nn.Sequential):
     """Table 6, "Hourglass Network": (B,128,32,32) → latent heatmaps (B,2M,32,32)."""
@@ -160,13 +164,40 @@ class Fusion(nn.Module):
             nn.Conv2d(32, 3, 1),
         )
 
-    def forward(self, features: torch.Tensor, branch_maps: list[torch.Tensor]) -> torch.Tensor:
-        """features (B,C,h,w); branch_maps: 3 × (B,2M,h,w) of [H* ‖ D]. Returns μ (B,3)."""
+    def forward(self, features: torch.Tensor, branch_maps: list[torch.Tensor],
+                branch_joints: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """features (B,C,h,w); branch_maps: 3 × (B,2M,h,w) of [H* ‖ D]; branch_joints (B,3,M,3).
+
+        Returns joints p = Σ_i μ_i p_i (B,M,3) and μ (B,3), both float32.
+        """
         x = self.from_features(features)
         for transform, maps in zip(self.from_heatmaps, branch_maps):
             x = x + transform(maps)
-        score = torch.sigmoid(self.head(x).mean(dim=(2, 3)))  # global average pooling, sigmoid
-        return score / score.sum(dim=1, keepdim=True)  # L1 norm (scores are positive)
+        # pooling, sigmoid and L1 norm in FP32 even when the convolutions run in half precision
+        score = torch.sigmoid(self.head(x).float().mean(dim=(2, 3)))  # global average pooling, sigmoid
+        mu = score / score.sum(dim=1, keepdim=True)  # L1 norm (scores are positive)
+        return (mu[:, :, None, None] * branch_joints.float()).sum(dim=1), mu
+
+
+class Decode(nn.Module):
+    """Eq. 2–3 for all three branches, in FP32 whatever the branches' precision. Parameter-free (ω is the
+    network's and passed in); a module so exported graph nodes and profiler scopes carry `decode`."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("branch_to_xyz", torch.tensor(BRANCH_TO_XYZ), persistent=False)
+
+    def forward(self, heatmaps: list[torch.Tensor], omega: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """heatmaps: 3 × (B,2M,h,w), omega (M,) → branch_joints (B,3,M,3) float32 in (x, y, z), and the
+        fusion inputs 3 × [H* ‖ D] (B,2M,h,w) in the heatmaps' dtype."""
+        per_branch, maps = [], []
+        for i, hm in enumerate(heatmaps):
+            hm32 = hm.float()
+            coords, prob = decode_latent_heatmaps(hm32, omega.float())
+            per_branch.append(coords[..., self.branch_to_xyz[i]])
+            m = prob.shape[1]
+            maps.append(torch.cat((prob, hm32[:, m:]), dim=1).to(hm.dtype))
+        return torch.stack(per_branch, dim=1), maps
 
 
 class LatentFusion(nn.Module):
@@ -179,8 +210,8 @@ class LatentFusion(nn.Module):
         self.features = FeatureExtractor(c, slope)
         self.branches = nn.ModuleList(Branch(m, c, slope) for _ in BRANCHES)
         self.omega = nn.Parameter(torch.ones(m))  # ω_j, eq. 3, shared by all branches
+        self.decode = Decode()
         self.fusion = Fusion(m, c, config.fusion_channels, slope)
-        self.register_buffer("branch_to_xyz", torch.tensor(BRANCH_TO_XYZ), persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -195,15 +226,9 @@ class LatentFusion(nn.Module):
             self.omega.fill_(1.0)
 
     def forward(self, crops: torch.Tensor) -> ModelOutput:
+        # only submodule calls here, so every exported node carries its stage's module path
         feats = self.features(crops)
-        per_branch, maps = [], []
-        for i, branch in enumerate(self.branches):
-            heatmaps = branch(feats)
-            coords, prob = decode_latent_heatmaps(heatmaps.float(), self.omega.float())
-            per_branch.append(coords[..., self.branch_to_xyz[i]])
-            m = prob.shape[1]
-            maps.append(torch.cat((prob, heatmaps[:, m:].float()), dim=1).to(feats.dtype))
-        branch_joints = torch.stack(per_branch, dim=1)  # (B,3,M,3)
-        mu = self.fusion(feats, maps).float()  # (B,3)
-        joints = (mu[:, :, None, None] * branch_joints).sum(dim=1)
+        heatmaps = [branch(feats) for branch in self.branches]
+        branch_joints, maps = self.decode(heatmaps, self.omega)  # (B,3,M,3)
+        joints, mu = self.fusion(feats, maps, branch_joints)  # (B,M,3), (B,3)
         return ModelOutput(joints, branch_joints, mu)
