@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default="runs/cache", help="dataset folder (synthetic: render cache)")
     p.add_argument("--split", default="test", help="split to evaluate (synthetic test = fixed seed 2020)")
     p.add_argument("--n", type=int, default=None, help="synthetic only: number of frames (default 1000)")
+    p.add_argument("--fold", type=int, default=None,
+                   help="msra only: leave-one-subject-out fold, the held-out subject (default: the checkpoint's)")
     p.add_argument("--out", default=None, help="report folder (default: <checkpoint>/eval)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu")
@@ -210,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.dataset == "synthetic":
             opts = {"layout": cfg.skeleton, "camera": cfg.extra.get("camera", "icvl"),
                     **({"n": args.n} if args.n else {})}
+        fold = args.fold if args.fold is not None else cfg.extra.get("train", {}).get("fold")
+        if fold is not None:
+            opts["fold"] = fold
         data = make_dataset(args.dataset, args.split, args.root, preprocess, **opts)
     except (CheckpointError, ValueError) as e:
         print(f"lfsdk-eval: {e}", file=sys.stderr)

@@ -58,15 +58,16 @@ class HandCropDataset(Dataset):
 
     def __init__(self, depth: np.ndarray | torch.Tensor, joints_uvd: np.ndarray | torch.Tensor, camera: Camera,
                  preprocess: PreprocessConfig = PreprocessConfig(), chunk: int = 512):
-        depth = torch.as_tensor(np.asarray(depth) if not isinstance(depth, torch.Tensor) else depth)
+        if not hasattr(depth, "shape") or isinstance(depth, np.ndarray):  # a lazy (N, H, W) stack stays lazy
+            depth = torch.as_tensor(np.asarray(depth) if not isinstance(depth, torch.Tensor) else depth)
         joints = torch.as_tensor(joints_uvd, dtype=torch.float32)
-        if depth.dim() != 3 or joints.dim() != 3 or joints.shape[-1] != 3 or len(depth) != len(joints):
+        if len(depth.shape) != 3 or joints.dim() != 3 or joints.shape[-1] != 3 or len(depth) != len(joints):
             raise ValueError(f"need depth (N, H, W) and joints_uvd (N, M, 3) with the same N, got "
                              f"{tuple(depth.shape)} and {tuple(joints.shape)}")
         self.camera, self.preprocess = camera, preprocess
         crops, norm, centers, kept = [], [], [], []
         for s in range(0, len(depth), chunk):
-            d = depth[s:s + chunk]
+            d = torch.as_tensor(depth[s:s + chunk])  # lazy stacks (protocol.DepthStack) read only these frames
             c = hand_center(d, camera, band=preprocess.band, refine=preprocess.refine, cube=preprocess.cube)
             ok = c.found
             if not ok.any():
@@ -194,3 +195,6 @@ def synthetic_dataset(split: str, root: str | os.PathLike | None, preprocess: Pr
                               workers=workers, progress=progress)
     return HandCropDataset(frames["depth"], frames["joints_uvd"], cam, preprocess)
 
+
+# The official datasets register themselves ("nyu", "icvl", "msra") when their readers are imported.
+from . import icvl, msra, nyu  # noqa: E402,F401  (after register_dataset: they import it)

@@ -25,10 +25,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from .protocol import (ICVL, ICVL_TEST_SEQUENCES, DatasetLayoutError, LabelledFrames, keep_existing,
-                       require_file, to_numpy_xyz)
+from .dataset import register_dataset
+from .protocol import (ICVL, ICVL_TEST_SEQUENCES, DatasetLayoutError, LabelledFrames, crop_dataset, keep_existing,
+                       reader_split, require_file, to_numpy_xyz)
 
-__all__ = ["open_icvl", "read_icvl_depth", "read_icvl_labels", "ICVL_LABEL_FILES"]
+__all__ = ["open_icvl", "read_icvl_depth", "read_icvl_labels", "ICVL_LABEL_FILES", "icvl_dataset"]
 
 #: Label files per split, relative to the root (V2V data/ICVL/data.lua).
 ICVL_LABEL_FILES: dict[str, tuple[str, ...]] = {
@@ -95,3 +96,14 @@ def open_icvl(root: str | os.PathLike, split: Literal["train", "test"] = "train"
     uvd = uvd[keep]
     return LabelledFrames(ICVL, split, root, [paths[i] for i in keep], to_numpy_xyz(uvd, ICVL.camera), uvd,
                           read_icvl_depth)
+
+
+@register_dataset("icvl")
+def icvl_dataset(split: str, root: str | os.PathLike | None, preprocess, n: int | None = None,
+                 missing: Literal["error", "skip"] = "error", progress: bool = True):
+    """`lfsdk-train --dataset icvl --root ROOT` / `lfsdk-eval`. 'val' is ≤ protocol.VAL_FRAMES evenly spaced
+    test frames; n keeps n evenly spaced frames."""
+    if root is None:
+        raise DatasetLayoutError("ICVL needs a root: the folder holding Training/ and Testing/")
+    frames = open_icvl(root, reader_split(split), missing=missing, progress=progress)
+    return crop_dataset(frames, preprocess, split, n, progress)

@@ -28,10 +28,11 @@ from typing import Literal, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from .protocol import (MSRA, MSRA_GESTURES, MSRA_SUBJECTS, DatasetLayoutError, LabelledFrames, keep_existing,
-                       msra_fold, require_file, to_numpy_uvd)
+from .dataset import register_dataset
+from .protocol import (MSRA, MSRA_GESTURES, MSRA_SUBJECTS, DatasetLayoutError, LabelledFrames, crop_dataset,
+                       keep_existing, msra_fold, reader_split, require_file, to_numpy_uvd)
 
-__all__ = ["open_msra", "read_msra_depth", "read_msra_joints", "msra_depth_name", "HEADER_BYTES"]
+__all__ = ["open_msra", "read_msra_depth", "read_msra_joints", "msra_depth_name", "HEADER_BYTES", "msra_dataset"]
 
 HEADER_BYTES = 6 * 4
 #: file (x, y, z) → lfsdk (x, −y, −z)
@@ -125,3 +126,14 @@ def open_msra(root: str | os.PathLike, split: Literal["train", "test"] = "train"
     xyz = xyz[keep]
     return LabelledFrames(MSRA, split, root, [paths[i] for i in keep], xyz, to_numpy_uvd(xyz, MSRA.camera),
                           read_msra_depth)
+
+
+@register_dataset("msra")
+def msra_dataset(split: str, root: str | os.PathLike | None, preprocess, fold: int | None = None,
+                 n: int | None = None, missing: Literal["error", "skip"] = "error", progress: bool = True):
+    """`lfsdk-train --dataset msra --fold K --root ROOT` / `lfsdk-eval`: leave-subject-K-out. 'val' is
+    ≤ protocol.VAL_FRAMES evenly spaced frames of the held-out subject; n keeps n evenly spaced frames."""
+    if root is None:
+        raise DatasetLayoutError("MSRA needs a root: the folder holding P0 … P8")
+    frames = open_msra(root, reader_split(split), fold=fold, missing=missing, progress=progress)
+    return crop_dataset(frames, preprocess, split, n, progress)

@@ -26,10 +26,11 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from .dataset import register_dataset
 from .protocol import (NYU, NYU_EVAL_JOINTS, NYU_JOINTS_36, NYU_KINECT, DatasetLayoutError, LabelledFrames,
-                       keep_existing, require_file, to_numpy_uvd)
+                       crop_dataset, keep_existing, reader_split, require_file, to_numpy_uvd)
 
-__all__ = ["open_nyu", "read_nyu_depth", "read_joint_data", "nyu_depth_name"]
+__all__ = ["open_nyu", "read_nyu_depth", "read_joint_data", "nyu_depth_name", "nyu_dataset"]
 
 #: Tolerance (px) between joint_uvd and projected joint_xyz; NYU derived one from the other with its camera,
 #: so real data agrees to ~0.01 px. A y-sign mistake is off by hundreds of pixels.
@@ -119,3 +120,14 @@ def _nyu_all_joints():
     from dataclasses import replace
 
     return replace(NYU, num_joints=NYU_JOINTS_36, center_joint=NYU_EVAL_JOINTS[NYU.center_joint])
+
+
+@register_dataset("nyu")
+def nyu_dataset(split: str, root: str | os.PathLike | None, preprocess, n: int | None = None,
+                missing: Literal["error", "skip"] = "error", progress: bool = True):
+    """`lfsdk-train --dataset nyu --root ROOT` / `lfsdk-eval`: crops of the 14 protocol joints.
+    'val' is ≤ protocol.VAL_FRAMES evenly spaced test frames; n keeps n evenly spaced frames."""
+    if root is None:
+        raise DatasetLayoutError("NYU needs a root: the folder holding train/ and test/")
+    frames = open_nyu(root, reader_split(split), missing=missing, progress=progress)
+    return crop_dataset(frames, preprocess, split, n, progress)

@@ -39,6 +39,7 @@ __all__ = [
     "MSRA_SUBJECTS", "MSRA_GESTURES", "MSRA_SUBJECT_FRAMES", "MSRA_FAULTY_FRAMES", "msra_fold",
     "PAPER_MEAN_ERROR_MM", "hand_centers",
     "DatasetLayoutError", "Frame", "LabelledFrames", "require_file", "keep_existing", "to_numpy_uvd", "to_numpy_xyz",
+    "VAL_FRAMES", "evenly_spaced", "reader_split", "DepthStack", "crop_dataset",
 ]
 
 
@@ -217,8 +218,9 @@ def hand_centers(protocol: DatasetProtocol, depth: torch.Tensor, joints_uvd: tor
 # The three official readers (nyu.py, icvl.py, msra.py) index labels eagerly (small) and load depth lazily,
 # one frame per __getitem__, and all hand back the same `LabelledFrames`.
 
-class DatasetLayoutError(FileNotFoundError):
-    """A dataset root that does not look like the dataset: the message names the file expected where."""
+class DatasetLayoutError(FileNotFoundError, ValueError):
+    """A dataset root that does not look like the dataset: the message names the file expected where.
+    Also a ValueError, so the CLIs' bad-input handlers (lfsdk-train, lfsdk-eval) print it as one line."""
 
 
 class Frame(NamedTuple):
@@ -319,3 +321,74 @@ def to_numpy_uvd(xyz: np.ndarray, camera: Camera) -> np.ndarray:
 def to_numpy_xyz(uvd: np.ndarray, camera: Camera) -> np.ndarray:
     """(..., 3) uvd → (..., 3) xyz mm, through lfsdk.geometry (float64 for exactness, returned float32)."""
     return uvd_to_xyz(torch.from_numpy(np.asarray(uvd, np.float64)), camera).numpy().astype(np.float32)
+
+
+# ------------------------------------------------------------------------- registry hook for lfsdk-train/eval
+#: Frames in the 'val' split: lfsdk-train's held-out monitor. The papers give no validation split; like DPP
+#: (main_nyu_posereg_embedding.py validates on test_1) we take evenly spaced frames of the test split. So
+#: `best/` is selected on test frames: report the protocol's numbers from `last/` (fixed epochs, as the paper).
+VAL_FRAMES = 500
+
+
+def evenly_spaced(n_total: int, n: int | None) -> np.ndarray:
+    """Indices of `n` frames spread evenly over `n_total` (all when n is None or ≥ n_total)."""
+    if n is None or n >= n_total:
+        return np.arange(n_total)
+    if n < 1:
+        raise ValueError(f"need at least one frame, got n={n}")
+    return np.unique(np.linspace(0, n_total - 1, n).round().astype(np.int64))
+
+
+def reader_split(split: str) -> str:
+    """The reader split behind a training split: 'val' reads the test split (see VAL_FRAMES)."""
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"unknown split {split!r}: expected 'train', 'val' or 'test'")
+    return "test" if split == "val" else split
+
+
+class DepthStack:
+    """A lazy (N, H, W) float32 view of a LabelledFrames' depth: `shape`, `len`, and slices that read only
+    the frames they cover, so HandCropDataset crops a real training set `chunk` frames at a time (NYU's
+    train split is 72757 × 480 × 640 frames: 89 GB as float32)."""
+
+    def __init__(self, frames: LabelledFrames, progress: bool = False):
+        w, h = frames.protocol.image_size
+        self.frames, self.shape = frames, (len(frames), h, w)
+        self._bar = tqdm(total=len(frames), desc=f"cropping {frames.protocol.name} {frames.split}", unit="frame",
+                         disable=not progress, leave=False)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        if not isinstance(key, slice):
+            raise TypeError(f"DepthStack supports slices, got {key!r}")
+        idx = range(*key.indices(len(self)))
+        out = np.zeros((len(idx),) + self.shape[1:], np.float32)
+        for k, i in enumerate(idx):
+            d = self.frames[i].depth
+            if d.shape != self.shape[1:]:
+                raise ValueError(f"{self.frames.paths[i]}: depth is {d.shape[1]}×{d.shape[0]}, expected "
+                                 f"{self.shape[2]}×{self.shape[1]} for {self.frames.protocol.name}")
+            out[k] = d
+        self._bar.update(len(idx))
+        return out
+
+
+def crop_dataset(frames: LabelledFrames, preprocess, split: str, n: int | None = None, progress: bool = True):
+    """LabelledFrames → lfsdk.data.dataset.HandCropDataset (the crops lfsdk-train and lfsdk-eval use),
+    reading depth a chunk at a time.
+
+    n: keep n evenly spaced frames (a smoke run); 'val' keeps at most VAL_FRAMES. A preprocess cube other
+    than the protocol's is allowed (an experiment) but warned about: it is not the paper's protocol.
+    """
+    from .dataset import HandCropDataset
+
+    p = frames.protocol
+    if tuple(preprocess.cube) != p.cube:
+        warnings.warn(f"{p.name}: cropping with a {tuple(preprocess.cube)} mm cube; the protocol's is {p.cube} mm "
+                      f"(lfsdk-train --cube {p.cube[0]:g})", stacklevel=3)
+    if split == "val":
+        n = min(n or VAL_FRAMES, VAL_FRAMES)
+    frames = frames.subset(evenly_spaced(len(frames), n))
+    return HandCropDataset(DepthStack(frames, progress), frames.joints_uvd, p.camera, preprocess)

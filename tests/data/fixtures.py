@@ -179,3 +179,27 @@ def write_msra(root: Path, frames_per_sequence: int = 1, subjects=None, gestures
             out[(s, g)] = fr
             k += 1
     return out
+
+
+# ------------------------------------------------------------------------------------------ end to end
+TINY = ["--channels", "8", "--fusion-channels", "8"]
+
+
+def tiny_checkpoint(out: Path, num_joints: int, skeleton: str, cube: float) -> Path:
+    """An untrained, narrow Latent Fusion checkpoint (for lfsdk-eval runs that need no training)."""
+    from lfsdk.model import LatentFusion, ModelConfig, save_checkpoint
+
+    cfg = ModelConfig(num_joints=num_joints, skeleton=skeleton, cube_size=(cube,) * 3, channels=8, fusion_channels=8)
+    return save_checkpoint(LatentFusion(cfg), out, preprocess={"cube": [cube] * 3, "size": 128, "band": 150.0,
+                                                               "refine": False, "mode": "nearest"})
+
+
+def run_eval(checkpoint: Path, dataset: str, root: Path, out: Path, *extra: str) -> dict:
+    """`lfsdk-eval CHECKPOINT --dataset … --root …` in-process (the console script's entry point); the report."""
+    import json
+
+    from lfsdk.evaluate import main
+
+    rc = main([str(checkpoint), "--dataset", dataset, "--root", str(root), "--out", str(out), *extra])
+    assert rc == 0, f"lfsdk-eval exited {rc}"
+    return json.loads((out / "eval.json").read_text())

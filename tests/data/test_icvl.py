@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lfsdk.data.dataset import PreprocessConfig, make_dataset
 from lfsdk.data.icvl import open_icvl, read_icvl_depth, read_icvl_labels
 from lfsdk.data.protocol import DatasetLayoutError
-from tests.data.fixtures import ICVL_CAM, backproject, hand_frames, write_icvl, write_icvl_png
+from tests.data.fixtures import (ICVL_CAM, backproject, hand_frames, run_eval, tiny_checkpoint, write_icvl,
+                                 write_icvl_png)
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +80,13 @@ def test_non_16bit_png_is_refused(tmp_path, array):
     Image.fromarray(array).save(tmp_path / "c.png")
     with pytest.raises(ValueError, match="single-channel 16-bit"):
         read_icvl_depth(tmp_path / "c.png")
+
+
+def test_registered_for_training_and_lfsdk_eval(icvl, tmp_path):
+    root, train, test, *_ = icvl
+    ds = make_dataset("icvl", "train", root, PreprocessConfig(), progress=False)
+    assert len(ds) == 3 and ds.num_joints == 16
+    np.testing.assert_allclose(ds.joints_uvd.numpy(), train.uvd[ds.kept.numpy()], atol=1e-4)
+    report = run_eval(tiny_checkpoint(tmp_path / "ckpt", 16, "icvl", 250.0), "icvl", root, tmp_path / "eval")
+    assert report["frames"] == len(test.depth) and report["num_joints"] == 16
+    assert "palm" in report["per_joint_error_mm"]

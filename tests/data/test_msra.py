@@ -4,9 +4,11 @@ import struct
 import numpy as np
 import pytest
 
+from lfsdk.data.dataset import PreprocessConfig, make_dataset
 from lfsdk.data.msra import open_msra, read_msra_depth, read_msra_joints
 from lfsdk.data.protocol import MSRA_GESTURES, DatasetLayoutError
-from tests.data.fixtures import MSRA_CAM, hand_frames, project, write_msra, write_msra_bin, write_msra_sequence
+from tests.data.fixtures import (MSRA_CAM, hand_frames, project, run_eval, tiny_checkpoint, write_msra,
+                                 write_msra_bin, write_msra_sequence)
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +116,17 @@ def test_missing_bin(tmp_path):
     with pytest.warns(UserWarning, match="1 of 51"):
         frames = open_msra(tmp_path, "test", fold=4, missing="skip", progress=False)
     assert len(frames) == 50 and "P4/T/000001_depth.bin" not in [f.name for f in frames]
+
+
+def test_registered_for_training_and_lfsdk_eval(msra, tmp_path):
+    root, written = msra
+    pre = PreprocessConfig(cube=(200.0,) * 3)
+    ds = make_dataset("msra", "test", root, pre, fold=2, progress=False)
+    assert len(ds) == len(MSRA_GESTURES) and ds.num_joints == 21
+    truth = np.stack([written[("P2", g)].xyz[0] for g in MSRA_GESTURES])
+    np.testing.assert_allclose(ds.joints_uvd.numpy(), project(truth, MSRA_CAM)[ds.kept.numpy()], rtol=1e-6, atol=1e-3)
+    with pytest.raises(ValueError, match="pass fold=0..8"):
+        make_dataset("msra", "test", root, pre, progress=False)
+    ckpt = tiny_checkpoint(tmp_path / "ckpt", 21, "msra", 200.0)
+    report = run_eval(ckpt, "msra", root, tmp_path / "eval", "--fold", "0")
+    assert report["frames"] == len(MSRA_GESTURES) and report["num_joints"] == 21

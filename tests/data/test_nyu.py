@@ -3,9 +3,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lfsdk.data.dataset import PreprocessConfig, make_dataset
 from lfsdk.data.nyu import open_nyu, read_nyu_depth
 from lfsdk.data.protocol import NYU_EVAL_JOINTS, DatasetLayoutError
-from tests.data.fixtures import NYU_CAM, hand_frames, project, write_nyu, write_nyu_png
+from tests.data.fixtures import (NYU_CAM, hand_frames, project, run_eval, tiny_checkpoint, write_nyu,
+                                 write_nyu_png)
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +107,28 @@ def test_bad_files(tmp_path):
     (tmp_path / "train" / "joint_data.mat").write_bytes(b"not a mat file at all")
     with pytest.raises(ValueError, match="joint_data.mat"):
         open_nyu(tmp_path, "train", progress=False)
+
+
+def test_registered_for_training(nyu):
+    root, train, test = nyu
+    ds = make_dataset("nyu", "train", root, PreprocessConfig(), progress=False)
+    assert len(ds) == 3 and ds.num_joints == 14 and ds.crops.shape == (3, 1, 128, 128)
+    np.testing.assert_allclose(ds.joints_uvd.numpy(), train.uvd[ds.kept.numpy()][:, list(NYU_EVAL_JOINTS)], atol=1e-4)
+    val = make_dataset("nyu", "val", root, PreprocessConfig(), progress=False)  # val = test frames (DPP)
+    np.testing.assert_allclose(val.joints_uvd.numpy(), test.uvd[:, list(NYU_EVAL_JOINTS)], atol=1e-4)
+    assert len(make_dataset("nyu", "train", root, PreprocessConfig(), n=2, progress=False)) == 2
+    with pytest.warns(UserWarning, match=r"protocol's is \(250.0, 250.0, 250.0\) mm"):
+        make_dataset("nyu", "test", root, PreprocessConfig(cube=(300.0,) * 3), progress=False)
+
+
+def test_lfsdk_eval_on_nyu(nyu, tmp_path, capsys):
+    root, _, test = nyu
+    ckpt = tiny_checkpoint(tmp_path / "ckpt", 14, "nyu", 250.0)
+    report = run_eval(ckpt, "nyu", root, tmp_path / "eval")
+    assert report["frames"] == len(test.depth) == report["dataset"]["frames"] and report["num_joints"] == 14
+    assert set(report["per_joint_error_mm"]) >= {"palm", "thumb_tip"}  # NYU's joint names, from the checkpoint
+    # a root that is not NYU: one line on stderr naming the expected file, exit 1, no traceback
+    from lfsdk.evaluate import main
+    assert main([str(ckpt), "--dataset", "nyu", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "test/joint_data.mat" in err and "Traceback" not in err

@@ -103,3 +103,34 @@ def test_labelled_frames_contract(tmp_path):
         frames[3]
     with pytest.raises(ValueError, match="do not match 2 frames"):
         P.LabelledFrames(P.ICVL, "test", tmp_path, paths[:2], xyz, xyz, np.zeros)
+
+
+def test_depth_stack_crops_like_the_eager_path(tmp_path):
+    """HandCropDataset over protocol.DepthStack (lazy, chunked) equals HandCropDataset over the full array."""
+    from lfsdk.data.dataset import HandCropDataset, PreprocessConfig
+    from tests.data.fixtures import ICVL_CAM, hand_frames
+
+    fr = hand_frames(5, 16, ICVL_CAM, (320, 240), distance=350.0, seed=7)
+    frames = P.LabelledFrames(P.ICVL, "test", tmp_path, [tmp_path / f"{i}" for i in range(5)], fr.xyz.astype(np.float32),
+                              fr.uvd.astype(np.float32), lambda p: fr.depth[int(p.name)].astype(np.float32))
+    stack = P.DepthStack(frames)
+    assert stack.shape == (5, 240, 320) and len(stack) == 5
+    np.testing.assert_array_equal(stack[1:4], fr.depth[1:4].astype(np.float32))
+    lazy = HandCropDataset(stack, frames.joints_uvd, P.ICVL.camera, PreprocessConfig(), chunk=2)
+    eager = HandCropDataset(fr.depth, frames.joints_uvd, P.ICVL.camera, PreprocessConfig())
+    torch.testing.assert_close(lazy.crops, eager.crops, rtol=0, atol=0)
+    torch.testing.assert_close(lazy.centers_uvd, eager.centers_uvd)
+    with pytest.raises(TypeError, match="slices"):
+        stack[0]
+
+
+def test_val_and_subsets():
+    np.testing.assert_array_equal(P.evenly_spaced(10, 3), [0, 4, 9])  # 0, 4.5 → 4 (round half to even), 9
+    np.testing.assert_array_equal(P.evenly_spaced(4, None), [0, 1, 2, 3])
+    np.testing.assert_array_equal(P.evenly_spaced(4, 9), [0, 1, 2, 3])
+    with pytest.raises(ValueError, match="at least one frame"):
+        P.evenly_spaced(4, 0)
+    assert [P.reader_split(s) for s in ("train", "val", "test")] == ["train", "test", "test"]
+    with pytest.raises(ValueError, match="unknown split 'dev'"):
+        P.reader_split("dev")
+    assert P.VAL_FRAMES == 500
