@@ -82,6 +82,9 @@ def ensure_libpython() -> str | None:
     libdir = sysconfig.get_config_var("LIBDIR")
     if not libdir or not Path(libdir).is_dir():
         return None
+    if not sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        log.warning("this Python has no shared libpython; PyTriton's stub will load the system's, which works only "
+                    "if it is the same release (build Python with --enable-shared, e.g. pyenv's PYTHON_CONFIGURE_OPTS)")
     paths = [p for p in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep) if p]
     if not paths or paths[0] != libdir:
         os.environ["LD_LIBRARY_PATH"] = os.pathsep.join([libdir] + [p for p in paths if p != libdir])

@@ -47,7 +47,7 @@ class ServeProcess:
     """`python -m lfsdk.serving.cli serve ...` on 127.0.0.1 with its own free ports."""
 
     def __init__(self, model: Path, log: Path, *, ports: tuple[int, int, int] | None = None, backend: str = "torch",
-                 extra: tuple[str, ...] = ()):
+                 extra: tuple[str, ...] = (), threads: int | None = 1):
         self.ports = ports or free_ports(3)
         self.http, self.grpc, self.metrics = self.ports
         self.log = log
@@ -55,11 +55,14 @@ class ServeProcess:
                      "--http-port", str(self.http), "--grpc-port", str(self.grpc), "--metrics-port", str(self.metrics),
                      *extra]
         self.proc: subprocess.Popen | None = None
+        # one intra-op thread by default: the server shares this 2-core machine with the test process, and
+        # oversubscribed OpenMP threads made torch several times slower here; None inherits the environment
+        self.env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
 
     def start(self) -> "ServeProcess":
         # a session of its own: killing the server's group also ends its tritonserver and stubs
         self.proc = subprocess.Popen(self.args, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=self.env)
         return self
 
     def wait_ready(self, timeout_s: float = 90.0) -> None:

@@ -119,8 +119,10 @@ def test_malformed_requests_get_errors_and_the_server_keeps_serving(server, fram
                 assert e.value.message(), what
                 if what == "NaN camera":
                     assert "camera intrinsics must be finite" in e.value.message()
-                np.testing.assert_array_equal(good(d, frames.camera).joints_xyz, ref)  # still serving, same answer
+                if module is httpclient:
+                    np.testing.assert_array_equal(good(d, frames.camera).joints_xyz, ref)  # still serving, same answer
             raw.close()
+        np.testing.assert_array_equal(good(d, frames.camera).joints_xyz, ref)
     with Client(f"127.0.0.1:{server.http}") as c:  # the Client refuses what it can check before sending
         with pytest.raises(ValueError, match="uint16"):
             c(d.astype(np.float32), frames.camera)
