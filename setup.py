@@ -34,6 +34,17 @@ setup(
     extras_require={
         "test": ["pytest>=8", "pytest-timeout", "pytest-benchmark>=4", "hypothesis>=6", "triton>=3.0"],
         "tensorrt": ["tensorrt>=10.8"],
+        "openvino": ["openvino>=2024.4"],  # the CPU fast path (lfsdk.backends.openvino)
+        # `lfsdk serve` + lfsdk.serving.Client + config validation of lfsdk-export --triton-repo; PyTriton 0.7
+        # pins numpy<2, so install this extra in its own environment (see the Makefile's serve target)
+        "serve": ["nvidia-pytriton>=0.7", "tritonclient[http,grpc]>=2.50", "numpy<2"],
     },
-    entry_points={"console_scripts": ["lfsdk=lfsdk.cli:main"]},
+    entry_points={"console_scripts": [
+        "lfsdk=lfsdk.cli:main",
+        "lfsdk-train=lfsdk.train:main",
+        "lfsdk-eval=lfsdk.evaluate:main",
+        "lfsdk-export=lfsdk.export.onnx:main",
+        "lfsdk-build=lfsdk.export.tensorrt:main",
+        "lfsdk-bench=lfsdk.bench:main",
+    ]},
 )
