@@ -11,7 +11,7 @@ from lfsdk.backends import (AUTO_ORDER, REGISTRY, Availability, Backend, Backend
                             availability, backend_class, create, resolve_device)
 from lfsdk.backends import base
 from lfsdk.model import ModelConfig
-from tests.api_helpers import make_frames, one_torch_thread, shared_cache, shared_model  # noqa: F401 (fixtures)
+from tests.api_helpers import default_model_missing, make_frames, one_torch_thread, shared_cache, shared_model  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("shared_cache", "one_torch_thread")
 
@@ -121,20 +121,27 @@ def test_create_refuses_what_a_backend_cannot_load(tmp_path):
 
 @pytest.fixture(scope="module")
 def reference():
-    ckpt, _ = shared_model()
-    frames = make_frames(4, seed=11)
-    est = HandPoseEstimator(ckpt, backend="torch", device="cpu", precision="fp32")
-    return frames, est(frames)
+    """The shipped sample frames and the default model when they are in the package (else generated frames
+    and the test checkpoint), and torch FP32's result on them."""
+    try:
+        from lfsdk.pretrained import default_model_path, sample_frames
+
+        samples = sample_frames()
+        frames, camera = np.stack([f.depth for f in samples]), samples[0].camera
+    except ImportError:
+        frames, camera = make_frames(4, seed=11), "icvl"
+    model = shared_model()[0] if default_model_missing() else default_model_path()
+    est = HandPoseEstimator(model, backend="torch", device="cpu", precision="fp32", camera=camera)
+    return model, camera, frames, est(frames)
 
 
 @pytest.mark.parametrize("backend,precision", CPU_RUNS, ids=[f"{b}-{p}" for b, p in CPU_RUNS])
 def test_backends_agree_on_the_same_frames(reference, backend, precision):
     if backend == "openvino" and importlib.util.find_spec("openvino") is None:
         pytest.skip("openvino not installed (pip install 'lfsdk[openvino]')")
-    ckpt, onnx_path = shared_model()
-    frames, ref = reference
-    est = HandPoseEstimator(ckpt if backend == "torch" else onnx_path, backend=backend, device="cpu",
-                            precision=precision)
+    model, camera, frames, ref = reference
+    # ONNX backends get the checkpoint too: exported once into the (shared) cache
+    est = HandPoseEstimator(model, backend=backend, device="cpu", precision=precision, camera=camera)
     assert (est.backend.name, est.backend.precision) == (backend, precision)
     r = est(frames)
     assert r.found.tolist() == ref.found.tolist()
