@@ -121,7 +121,7 @@ def _info_args(p: argparse.ArgumentParser) -> None:
 
 def _version(module: str) -> str:
     try:
-        return importlib.import_module(module).__version__
+        return str(importlib.import_module(module).__version__).split("-")[0]
     except ImportError:
         return "not installed"
     except Exception as e:  # a broken optional install must not break `lfsdk info`
@@ -151,8 +151,7 @@ def info(args: argparse.Namespace) -> int:
     else:
         print("  cuda    none (torch sees no CUDA device)")
     print("\nbackends")
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    for dev in devices:
+    for dev in ("cpu", "cuda"):  # both, so a CPU-only machine says what the GPU backends would need
         for name, ok in availability(dev).items():
             status = "usable" if ok.ok else f"not usable: {ok.reason}"
             print(f"  {name:<12} {dev:<5} {status}")

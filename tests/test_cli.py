@@ -44,7 +44,10 @@ def test_info_subprocess():
     assert rc == 0, err
     assert "lfsdk 0.1.0" in out and "devices" in out and "backends" in out
     assert "onnxruntime  cpu   usable" in out and "torch        cpu   usable" in out
-    assert "tensorrt" in out and "not usable" in out  # and says why
+    from lfsdk.backends import REGISTRY
+    for name in REGISTRY:  # every backend on both device kinds, usable or why not
+        assert f"  {name:<12} cpu " in out and f"  {name:<12} cuda " in out
+    assert "not usable: " in out
     assert "features" in out and "fusion" in out  # the --model table
 
 
