@@ -21,7 +21,7 @@ from lfsdk.geometry import uvd_to_xyz
 from lfsdk.kernels import backproject
 from lfsdk.model import BRANCHES, LatentFusion, load_model
 
-__all__ = ["predict", "joint_errors", "success_curve", "evaluate", "write_report", "main"]
+__all__ = ["predict", "joint_errors", "success_curve", "evaluate", "write_report", "training_curve", "main"]
 
 THRESHOLDS_MM = tuple(range(0, 81, 2))
 
@@ -99,7 +99,7 @@ def _markdown(report: dict, title: str) -> str:
              "| prediction | mean 3D error (mm) | " + " | ".join(f"worst joint ≤ {t} mm" for t in pick) + " |",
              "|---|---|" + "---|" * len(pick)]
     for name, err in report["branch_mean_error_mm"].items():
-        lines.append(f"| branch {name} | {err:.2f} | "
+        lines.append(f"| branch {name.replace('|', chr(92) + '|')} | {err:.2f} | "
                      + " | ".join(rate(report["branch_success_rate"][name], t) for t in pick) + " |")
     lines.append(f"| **fused** | **{report['mean_error_mm']:.2f}** | "
                  + " | ".join(rate(report["success_rate"], t) for t in pick) + " |")
@@ -182,6 +182,28 @@ def write_report(report: dict, out: str | Path, title: str = "Held-out evaluatio
     if dataset is not None and pred is not None:
         files.append(_overlays(dataset, pred, out, skeleton))
     return files
+
+
+def training_curve(log_jsonl: str | Path, out_png: str | Path) -> Path:
+    """Plot lfsdk-train's log.jsonl: held-out mean error (mm) and training loss against step."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in Path(log_jsonl).read_text().splitlines() if line.strip()]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot([r["step"] for r in rows], [r["val_mm"] for r in rows], "o-", label="held-out mean error (mm)")
+    ax.set(xlabel="step", ylabel="mean 3D joint error (mm)")
+    ax.grid(alpha=0.3)
+    loss = [(r["step"], r["loss"]) for r in rows if r.get("loss") is not None]
+    if loss:
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*loss), "s--", color="tab:red", label="training loss")
+        ax2.set_ylabel("loss (L_f + Σ L_i)", color="tab:red")
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return Path(out_png)
 
 
 # --------------------------------------------------------------------------------------------------- CLI

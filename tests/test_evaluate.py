@@ -67,7 +67,7 @@ def test_report_files(tmp_path, data, model):
     assert names == {"eval.json", "eval.md", "success_rate.png", "per_joint_error.png", "overlays.png"}
     assert json.loads((tmp_path / "eval.json").read_text())["frames"] == 6
     md = (tmp_path / "eval.md").read_text()
-    assert f"**{report['mean_error_mm']:.2f}**" in md and "branch XZ|Y" in md
+    assert f"**{report['mean_error_mm']:.2f}**" in md and "branch XZ\\|Y" in md  # pipes escaped in tables
     for f in files:
         if f.suffix == ".png":
             assert f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -48,6 +48,7 @@ class RenderOptions:
     scale: tuple[float, float] = (0.85, 1.15)  # per-hand size factor
     margin: float = 0.2  # palm centre stays this fraction of the image away from its border
     forearm: tuple[float, float] = (60.0, 200.0)  # visible forearm length range, mm (a sleeve cuts it)
+    rotation_deg: float = 180.0  # < 180: at most this far (random axis) from palm-to-camera, fingers up
 
 
 @dataclass(frozen=True)
@@ -170,14 +171,19 @@ def _posed_hand(rng: np.random.Generator, scale: float,
     return joints, np.asarray(caps), radii
 
 
-def _random_rotation(rng: np.random.Generator) -> np.ndarray:
-    """Uniform random rotation whose forearm direction (−y of the hand) does not point at the camera."""
+def _random_rotation(rng: np.random.Generator, max_deg: float = 180.0) -> np.ndarray:
+    """Random rotation whose forearm direction (−y of the hand) does not point at the camera: uniform over
+    all rotations when max_deg ≥ 180, else within max_deg (about a random axis) of palm-to-camera, fingers up."""
     while True:
-        q = rng.normal(size=4)
-        w, x, y, z = q / np.linalg.norm(q)
-        r = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                      [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                      [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+        if max_deg >= 180:
+            q = rng.normal(size=4)
+            w, x, y, z = q / np.linalg.norm(q)
+            r = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                          [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                          [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
+        else:
+            axis = rng.normal(size=3)
+            r = _rot(axis / np.linalg.norm(axis), np.radians(rng.uniform(0, max_deg))) @ np.diag([1.0, -1.0, -1.0])
         if -r[2, 1] > -0.3:  # camera-z component of the forearm direction
             return r
 
@@ -315,7 +321,7 @@ def render_hand(seed: SeedLike = None, camera: Camera | str = "icvl", layout: st
     skeleton = get_skeleton(layout)
     scale = rng.uniform(*options.scale)
     joints, caps, radii = _posed_hand(rng, scale, rng.uniform(*options.forearm))
-    rot = _random_rotation(rng)
+    rot = _random_rotation(rng, options.rotation_deg)
     palm = joints_for_layout(joints, "icvl")[0]  # ICVL's first joint is the palm centre
     zc = rng.uniform(*options.distance)
     uc = rng.uniform(options.margin, 1 - options.margin) * w

@@ -1,0 +1,80 @@
+"""The embedded default model and sample frames that ship inside the package (no download, no dataset).
+
+    from lfsdk.pretrained import default_model_path, load_default, sample_frames
+    model = load_default()                  # LatentFusion, eval mode (lfsdk/assets/default/)
+    frames = sample_frames()                # 4 synthetic depth frames with camera and ground truth
+
+The default was trained by `lfsdk-train` on the synthetic renderer (lfsdk.data.synthetic); how, and its
+held-out report, are in lfsdk/assets/default/ (config.json "extra", eval.md).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lfsdk.geometry import Camera
+from lfsdk.model import LatentFusion, load_model
+
+__all__ = ["ASSETS", "default_model_path", "load_default", "SampleFrame", "sample_frames", "write_samples"]
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+
+
+def default_model_path() -> Path:
+    """Folder of the shipped default checkpoint (model.safetensors + config.json)."""
+    return ASSETS / "default"
+
+
+def load_default(device: str | torch.device = "cpu") -> LatentFusion:
+    """The shipped default model in eval mode (raises CheckpointError, naming the file, if it is damaged)."""
+    return load_model(default_model_path(), device)
+
+
+@dataclass(frozen=True)
+class SampleFrame:
+    name: str
+    depth: np.ndarray  # (H, W) uint16 mm
+    camera: Camera
+    layout: str
+    joints_xyz: np.ndarray  # (M, 3) float32 mm, ground truth
+    joints_uvd: np.ndarray  # (M, 3) float32
+
+
+def sample_frames(folder: str | Path | None = None) -> list[SampleFrame]:
+    """The sample depth frames (16-bit PNG, mm) with their camera and ground-truth joints (samples.json)."""
+    from PIL import Image
+
+    folder = Path(folder) if folder else ASSETS / "samples"
+    index = folder / "samples.json"
+    try:
+        meta = json.loads(index.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise FileNotFoundError(f"{index}: cannot read the sample index ({e})") from None
+    cam = Camera(**meta["camera"])
+    out = []
+    for f in meta["frames"]:
+        depth = np.asarray(Image.open(folder / f["file"])).astype(np.uint16)
+        out.append(SampleFrame(f["file"], depth, cam, meta["layout"], np.asarray(f["joints_xyz"], np.float32),
+                               np.asarray(f["joints_uvd"], np.float32)))
+    return out
+
+
+def write_samples(folder: str | Path, frames, camera: Camera, layout: str, names: list[str],
+                  provenance: dict) -> None:
+    """Write frames (objects with depth, joints_xyz, joints_uvd) as 16-bit PNGs + samples.json."""
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for name, f in zip(names, frames):
+        Image.fromarray(np.ascontiguousarray(f.depth, dtype=np.uint16)).save(folder / name, optimize=True)
+        entries.append({"file": name, "joints_xyz": np.round(f.joints_xyz, 3).tolist(),
+                        "joints_uvd": np.round(f.joints_uvd, 3).tolist()})
+    meta = {"camera": {"fx": camera.fx, "fy": camera.fy, "cx": camera.cx, "cy": camera.cy}, "layout": layout,
+            "units": "depth in mm (0 = missing), joints in camera mm / image px", **provenance, "frames": entries}
+    (folder / "samples.json").write_text(json.dumps(meta, indent=1) + "\n")
