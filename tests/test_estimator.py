@@ -215,3 +215,27 @@ def test_from_pretrained_on_generated_hands():
     err = np.linalg.norm(r.joints_xyz.numpy() - batch.joints_xyz, axis=-1).mean()
     # a trained model on its own kind of data: far below the ~60 mm of predicting the hand centre
     assert r.found.all() and err < 25, err
+
+
+def test_readme_quick_start(monkeypatch, tmp_path):
+    """The README's quick-start lines, with the test checkpoint standing in for the default model."""
+    import lfsdk
+    import lfsdk.pretrained
+
+    if default_model_missing():
+        monkeypatch.setattr(lfsdk.pretrained, "default_model_path", lambda: shared_model()[0])
+    monkeypatch.chdir(tmp_path)
+    # -- as in the README --
+    from PIL import Image
+
+    from lfsdk.pretrained import sample_frames
+
+    est = lfsdk.HandPoseEstimator.from_pretrained()
+    frame = sample_frames()[0]
+    res = est(frame.depth, camera=frame.camera)
+    assert res.found.tolist() == [True] and res.joints_xyz.shape == (1, 14, 3)
+    assert res.fusion_weights.shape == (1, 3) and res.branch_xyz.shape == (1, 3, 14, 3) and res.boxes.shape == (1, 4)
+    assert isinstance(res.to_dict(), dict)
+    Image.fromarray(res.draw(0)).save("overlay.png")
+    assert "postprocess" in str(est.profile(frame.depth, iters=3))
+    assert (tmp_path / "overlay.png").stat().st_size > 1000
