@@ -46,5 +46,6 @@ setup(
         "lfsdk-export=lfsdk.export.onnx:main",
         "lfsdk-build=lfsdk.export.tensorrt:main",
         "lfsdk-bench=lfsdk.bench:main",
+        "lfsdk-triton-repo=lfsdk.export.triton:main",
     ]},
 )
