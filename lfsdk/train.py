@@ -55,6 +55,7 @@ class TrainConfig:
     channels: int = 128
     fusion_channels: int = 256
     cube: float = 250.0
+    fold: int | None = None  # msra only: leave-one-subject-out fold, the held-out subject P<fold>
     input_size: int = 128  # crop side; the paper's 128 (smaller only for quick experiments and tests)
     bf16: bool = False  # CPU: bfloat16 autocast (AMX). CUDA always uses fp16 AMP.
     channels_last: bool = True
@@ -164,6 +165,8 @@ def train(cfg: TrainConfig) -> dict:
     aug = AugmentConfig(shift_px=AugmentConfig().shift_px * cfg.input_size / 128)
     opts = {} if cfg.dataset != "synthetic" else {"layout": cfg.layout, "camera": cfg.camera,
                                                    "workers": cfg.render_workers, "progress": cfg.progress and main_proc}
+    if cfg.fold is not None:  # MSRA's leave-one-subject-out fold (lfsdk.data.msra); lfsdk-eval reads it back
+        opts["fold"] = cfg.fold
     # Rank 0 fills the render cache first; the others then read it.
     if world > 1 and not main_proc:
         torch.distributed.barrier()

@@ -185,15 +185,6 @@ def write_msra(root: Path, frames_per_sequence: int = 1, subjects=None, gestures
 TINY = ["--channels", "8", "--fusion-channels", "8"]
 
 
-def tiny_checkpoint(out: Path, num_joints: int, skeleton: str, cube: float) -> Path:
-    """An untrained, narrow Latent Fusion checkpoint (for lfsdk-eval runs that need no training)."""
-    from lfsdk.model import LatentFusion, ModelConfig, save_checkpoint
-
-    cfg = ModelConfig(num_joints=num_joints, skeleton=skeleton, cube_size=(cube,) * 3, channels=8, fusion_channels=8)
-    return save_checkpoint(LatentFusion(cfg), out, preprocess={"cube": [cube] * 3, "size": 128, "band": 150.0,
-                                                               "refine": False, "mode": "nearest"})
-
-
 def run_eval(checkpoint: Path, dataset: str, root: Path, out: Path, *extra: str) -> dict:
     """`lfsdk-eval CHECKPOINT --dataset … --root …` in-process (the console script's entry point); the report."""
     import json
@@ -203,3 +194,18 @@ def run_eval(checkpoint: Path, dataset: str, root: Path, out: Path, *extra: str)
     rc = main([str(checkpoint), "--dataset", dataset, "--root", str(root), "--out", str(out), *extra])
     assert rc == 0, f"lfsdk-eval exited {rc}"
     return json.loads((out / "eval.json").read_text())
+
+
+def train_then_eval(dataset: str, root: Path, tmp: Path, *extra: str, eval_extra: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """`lfsdk-train --dataset … --root …` (1 epoch, a narrow 32×32-input net) then `lfsdk-eval` on its last/
+    checkpoint, both in-process through the console scripts' entry points. Returns (train log, eval report)."""
+    import json
+
+    from lfsdk.train import main
+
+    out = tmp / "run"
+    rc = main(["--dataset", dataset, "--root", str(root), "--out", str(out), "--epochs", "1", "--batch-size", "2",
+               *TINY, "--input-size", "32", "--threads", "1", "--no-progress", "--no-bf16", *extra])
+    assert rc == 0, f"lfsdk-train exited {rc}"
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return log, run_eval(out / "last", dataset, root, tmp / "eval", *eval_extra)

@@ -6,7 +6,7 @@ from PIL import Image
 from lfsdk.data.dataset import PreprocessConfig, make_dataset
 from lfsdk.data.icvl import open_icvl, read_icvl_depth, read_icvl_labels
 from lfsdk.data.protocol import DatasetLayoutError
-from tests.data.fixtures import (ICVL_CAM, backproject, hand_frames, run_eval, tiny_checkpoint, write_icvl,
+from tests.data.fixtures import (ICVL_CAM, backproject, hand_frames, train_then_eval, write_icvl,
                                  write_icvl_png)
 
 
@@ -82,11 +82,12 @@ def test_non_16bit_png_is_refused(tmp_path, array):
         read_icvl_depth(tmp_path / "c.png")
 
 
-def test_registered_for_training_and_lfsdk_eval(icvl, tmp_path):
+def test_registered_for_training_then_lfsdk_train_and_eval(icvl, tmp_path):
     root, train, test, *_ = icvl
     ds = make_dataset("icvl", "train", root, PreprocessConfig(), progress=False)
     assert len(ds) == 3 and ds.num_joints == 16
     np.testing.assert_allclose(ds.joints_uvd.numpy(), train.uvd[ds.kept.numpy()], atol=1e-4)
-    report = run_eval(tiny_checkpoint(tmp_path / "ckpt", 16, "icvl", 250.0), "icvl", root, tmp_path / "eval")
+    log, report = train_then_eval("icvl", root, tmp_path)
+    assert log[-1]["step"] == 1 and np.isfinite(log[-1]["val_mm"])  # 3 frames, batch 2, drop_last
     assert report["frames"] == len(test.depth) and report["num_joints"] == 16
     assert "palm" in report["per_joint_error_mm"]

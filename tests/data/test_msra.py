@@ -7,7 +7,7 @@ import pytest
 from lfsdk.data.dataset import PreprocessConfig, make_dataset
 from lfsdk.data.msra import open_msra, read_msra_depth, read_msra_joints
 from lfsdk.data.protocol import MSRA_GESTURES, DatasetLayoutError
-from tests.data.fixtures import (MSRA_CAM, hand_frames, project, run_eval, tiny_checkpoint, write_msra,
+from tests.data.fixtures import (MSRA_CAM, hand_frames, project, train_then_eval, write_msra,
                                  write_msra_bin, write_msra_sequence)
 
 
@@ -118,7 +118,7 @@ def test_missing_bin(tmp_path):
     assert len(frames) == 50 and "P4/T/000001_depth.bin" not in [f.name for f in frames]
 
 
-def test_registered_for_training_and_lfsdk_eval(msra, tmp_path):
+def test_registered_for_training(msra):
     root, written = msra
     pre = PreprocessConfig(cube=(200.0,) * 3)
     ds = make_dataset("msra", "test", root, pre, fold=2, progress=False)
@@ -127,6 +127,13 @@ def test_registered_for_training_and_lfsdk_eval(msra, tmp_path):
     np.testing.assert_allclose(ds.joints_uvd.numpy(), project(truth, MSRA_CAM)[ds.kept.numpy()], rtol=1e-6, atol=1e-3)
     with pytest.raises(ValueError, match="pass fold=0..8"):
         make_dataset("msra", "test", root, pre, progress=False)
-    ckpt = tiny_checkpoint(tmp_path / "ckpt", 21, "msra", 200.0)
-    report = run_eval(ckpt, "msra", root, tmp_path / "eval", "--fold", "0")
+
+
+def test_lfsdk_train_then_eval_leave_one_subject_out(tmp_path):
+    root = tmp_path / "msra"
+    written = write_msra(root, frames_per_sequence=1, seed=40)  # all 9 subjects × 17 gestures
+    log, report = train_then_eval("msra", root, tmp_path, "--fold", "3", "--cube", "200", "--train-size", "8")
+    assert log[-1]["step"] == 4  # 8 evenly spaced training frames of P0-P2, P4-P8, batch 2
+    # lfsdk-eval takes the fold from the checkpoint: the test split is subject P3's 17 frames
     assert report["frames"] == len(MSRA_GESTURES) and report["num_joints"] == 21
+    assert len(written) == 9 * len(MSRA_GESTURES)

@@ -6,7 +6,7 @@ from PIL import Image
 from lfsdk.data.dataset import PreprocessConfig, make_dataset
 from lfsdk.data.nyu import open_nyu, read_nyu_depth
 from lfsdk.data.protocol import NYU_EVAL_JOINTS, DatasetLayoutError
-from tests.data.fixtures import (NYU_CAM, hand_frames, project, run_eval, tiny_checkpoint, write_nyu,
+from tests.data.fixtures import (NYU_CAM, hand_frames, project, train_then_eval, write_nyu,
                                  write_nyu_png)
 
 
@@ -121,14 +121,15 @@ def test_registered_for_training(nyu):
         make_dataset("nyu", "test", root, PreprocessConfig(cube=(300.0,) * 3), progress=False)
 
 
-def test_lfsdk_eval_on_nyu(nyu, tmp_path, capsys):
-    root, _, test = nyu
-    ckpt = tiny_checkpoint(tmp_path / "ckpt", 14, "nyu", 250.0)
-    report = run_eval(ckpt, "nyu", root, tmp_path / "eval")
+def test_lfsdk_train_then_eval_on_nyu(nyu, tmp_path, capsys):
+    root, train, test = nyu
+    log, report = train_then_eval("nyu", root, tmp_path)
+    assert log[-1]["epoch"] == 0 and log[-1]["step"] == len(train.depth) // 2  # 1 epoch of batch 2, drop_last
     assert report["frames"] == len(test.depth) == report["dataset"]["frames"] and report["num_joints"] == 14
     assert set(report["per_joint_error_mm"]) >= {"palm", "thumb_tip"}  # NYU's joint names, from the checkpoint
+    assert np.isfinite(report["mean_error_mm"]) and len(report["branch_mean_error_mm"]) == 3
     # a root that is not NYU: one line on stderr naming the expected file, exit 1, no traceback
     from lfsdk.evaluate import main
-    assert main([str(ckpt), "--dataset", "nyu", "--root", str(tmp_path)]) == 1
+    assert main([str(tmp_path / "run" / "last"), "--dataset", "nyu", "--root", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "test/joint_data.mat" in err and "Traceback" not in err
