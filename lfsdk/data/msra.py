@@ -94,8 +94,8 @@ def _subjects_for(split: str, fold: int | None, subjects: Sequence[str] | None) 
             raise ValueError(f"unknown MSRA subjects {bad}: expected some of {MSRA_SUBJECTS}")
         return tuple(subjects)
     if fold is None:
-        raise ValueError("MSRA is evaluated leave-one-subject-out: pass fold=0..8 (the held-out subject), "
-                         "or subjects=[...]")
+        raise ValueError("MSRA is evaluated leave-one-subject-out: pass fold=0..8, the held-out subject P<fold> "
+                         "(lfsdk-train/lfsdk-eval --fold K), or subjects=[...]")
     train, test = msra_fold(fold)
     return train if split == "train" else test
 
