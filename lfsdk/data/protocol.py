@@ -52,6 +52,10 @@ class CenterRule:
                   segmentation ... naive depth thresholding and fixed-size cube" (IV-B.1, on NYU).
     kind "joint": a ground-truth joint (index into the protocol's joints), as DPP does for training crops
                   (`cropArea3D(com=gtorig[crop_joint_idx])`). Useful for training where COM fails.
+
+    `hand_centers` applies a rule. lfsdk-train/lfsdk-eval crop through lfsdk.data.dataset.HandCropDataset with
+    the same band (150 mm) but the kernels' default near/far (10/2000 mm) — the inference rule, so training
+    sees inference's centring; the per-dataset near/far below (V2V's depth ranges) only narrow that window.
     """
 
     kind: Literal["com", "joint"]
