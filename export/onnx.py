@@ -11,7 +11,8 @@ scope only in metadata. The network's forward only calls submodules, so no node 
 onnxslim keeps those names (tested). FP16 is made in torch: the convolutional stages are cast to half
 after BN folding in FP32, and the network's own `.float()` calls become explicit Cast nodes before the
 decode and the fusion's pooling/sigmoid/L1 norm — the graph a strongly typed TensorRT build needs,
-without an extra dependency (ModelOpt AutoCast would rewrite node names we rely on).
+without an extra dependency, and with the cast boundaries exactly where the network's code puts them
+(nvidia-modelopt's AutoCast, the issue's other route, was not tried here).
 """
 from __future__ import annotations
 
