@@ -183,6 +183,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=256, help="held-out frames for the parity report")
     p.add_argument("--calibration-frames", type=int, default=256, help="frames to calibrate INT8 on")
     p.add_argument("--no-parity", action="store_true", help="skip the parity report")
+    p.add_argument("--triton-repo", metavar="DIR", help="also write a Triton Inference Server model repository "
+                   "(ensemble: preprocessing → network → back-projection) for the FP32 ONNX into DIR; "
+                   "needs the [serve] extra (tritonclient) to validate its configs")
     return p
 
 
@@ -233,6 +236,10 @@ def run(args: argparse.Namespace) -> int:
                              checkpoint_sha256=sha, variants=files,
                              parity=None if report is None else report.to_dict())
         print(f"wrote {f} and {side.name}")
+    if args.triton_repo:
+        from .triton import write_model_repository
+
+        print(f"wrote Triton model repository {write_model_repository(files['fp32'], args.triton_repo)}")
     if report is not None and not report.passed:
         print("lfsdk-export: parity outside the bars (see table)", file=sys.stderr)
         return 3

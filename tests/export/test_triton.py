@@ -267,3 +267,16 @@ def test_ensemble_on_tritonserver_gives_the_estimators_joints(onnx_file, repo, t
     finally:
         proc.terminate()
         proc.wait(60)
+
+
+def test_lfsdk_export_writes_the_repository(tmp_path):
+    """`lfsdk-export CKPT --triton-repo DIR`: the same repository, from the command line."""
+    from lfsdk.model import save_checkpoint
+
+    ckpt = save_checkpoint(LatentFusion(ModelConfig(num_joints=14, channels=16, fusion_channels=16)), tmp_path / "ckpt")
+    out = subprocess.run([sys.executable, "-m", "lfsdk.export.onnx", str(ckpt), "-o", str(tmp_path / "hand.onnx"),
+                          "--no-parity", "--triton-repo", str(tmp_path / "repo")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == sorted(
+        [MODEL_NAME, f"{MODEL_NAME}_network", f"{MODEL_NAME}_preprocess", f"{MODEL_NAME}_postprocess"])
+    assert (tmp_path / "repo" / f"{MODEL_NAME}_network" / "1" / "model.onnx").is_file()
