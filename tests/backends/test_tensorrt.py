@@ -25,6 +25,7 @@ from lfsdk.engine_cache import (
 )
 from lfsdk.model import ModelConfig
 from lfsdk.model.checkpoint import file_sha256
+from tests.requirements import has_tensorrt_gpu, requires_tensorrt
 
 H100 = MachineInfo("10.13.0.35", "NVIDIA H100 80GB HBM3", (9, 0))
 IO = (IOSpec("crops", "input", (-1, 1, 128, 128), "FLOAT"), IOSpec("joints", "output", (-1, 14, 3), "FLOAT"),
@@ -478,15 +479,6 @@ def test_wrong_file_kind(monkeypatch, tmp_path):
 
 
 # -- with TensorRT and a GPU ---------------------------------------------------------------------------------
-def _has_tensorrt_gpu() -> bool:
-    try:
-        import tensorrt  # noqa: F401
-    except (ImportError, OSError):
-        return False
-    return torch.cuda.is_available()
-
-
-requires_tensorrt = pytest.mark.skipif(not _has_tensorrt_gpu(), reason="needs TensorRT and a CUDA GPU")
 
 
 @pytest.fixture(scope="module")

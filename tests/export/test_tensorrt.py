@@ -21,19 +21,11 @@ from lfsdk.export.tensorrt import (
     network_flags, onnx_precision, trtexec_command,
 )
 from lfsdk.model import LatentFusion, ModelConfig
+from tests.requirements import has_tensorrt_gpu, requires_tensorrt
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _has_tensorrt_gpu() -> bool:
-    try:
-        import tensorrt  # noqa: F401
-    except (ImportError, OSError):
-        return False
-    return torch.cuda.is_available()
-
-
-requires_tensorrt = pytest.mark.skipif(not _has_tensorrt_gpu(), reason="needs TensorRT and a CUDA GPU")
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +212,7 @@ def test_missing_tensorrt_is_one_line_naming_the_install(small_fp16_onnx, tmp_pa
     assert not (tmp_path / "hand.engine").exists()
 
 
-@pytest.mark.skipif(_has_tensorrt_gpu(), reason="checks the installed console script where TensorRT is absent")
+@pytest.mark.skipif(has_tensorrt_gpu(), reason="checks the installed console script where TensorRT is absent")
 def test_console_script_without_tensorrt(small_fp16_onnx, tmp_path):
     script = Path(sys.executable).with_name("lfsdk-build")
     if not script.exists():
