@@ -25,7 +25,7 @@ from lfsdk.engine_cache import (
 )
 from lfsdk.model import ModelConfig
 from lfsdk.model.checkpoint import file_sha256
-from tests.requirements import has_tensorrt_gpu, requires_tensorrt
+from tests.requirements import requires_tensorrt
 
 H100 = MachineInfo("10.13.0.35", "NVIDIA H100 80GB HBM3", (9, 0))
 IO = (IOSpec("crops", "input", (-1, 1, 128, 128), "FLOAT"), IOSpec("joints", "output", (-1, 14, 3), "FLOAT"),
