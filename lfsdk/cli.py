@@ -89,10 +89,20 @@ def _backend_args(p: argparse.ArgumentParser) -> None:
                    help="inference backend (default: auto, the fastest usable here)")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
     p.add_argument("--precision", default=None, choices=PRECISIONS, help="default: the backend's")
+    p.add_argument("--torch-threads", type=int, default=1,
+                   help="torch intra-op threads for the CPU pre/post-processing (and the torch backend); "
+                        "default 1: these ops are small, and on a 2-core machine a 320×240 frame's "
+                        "preprocessing measured 128 ms with 2 threads against 0.7 ms with 1")
 
 
 def _estimator(args: argparse.Namespace, **kw):
+    import torch
+
     from .estimator import HandPoseEstimator
+
+    if args.torch_threads < 1:
+        raise ValueError(f"--torch-threads must be ≥ 1, got {args.torch_threads}")
+    torch.set_num_threads(args.torch_threads)  # the command owns its process: a global setting is fine here
 
     opts = dict(backend=args.backend, device=args.device, precision=args.precision, **kw)
     if getattr(args, "model", None):

@@ -104,6 +104,8 @@ def test_estimate_bad_options(files, capsys):
     assert ".json or .csv" in capsys.readouterr().err
     assert main(["estimate", str(d / "a.png"), "--model", str(d / "nothing.onnx")]) == 2
     assert "no such model" in capsys.readouterr().err
+    assert main(["estimate", str(d / "a.png"), "--model", str(shared_model()[1]), "--torch-threads", "0"]) == 2
+    assert "--torch-threads must be ≥ 1" in capsys.readouterr().err
 
 
 def test_read_depth_file(files):
