@@ -18,6 +18,16 @@ LFSDK = Path(sys.executable).with_name("lfsdk")
 pytestmark = pytest.mark.usefixtures("shared_cache")
 
 
+@pytest.fixture(autouse=True)
+def keep_torch_threads():
+    """main() sets torch's thread count for its process; in-process calls must not leak it to other tests."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
 def run(*args, cwd=None, env=None):
     p = subprocess.run([str(LFSDK), *map(str, args)], capture_output=True, text=True, timeout=300, cwd=cwd,
                        env={**os.environ, **(env or {})})
