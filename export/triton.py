@@ -78,14 +78,15 @@ def _device(kind: str, device_id: int | str | None = 0):
 
 def preprocess_frames(depth: np.ndarray, camera: np.ndarray, config: ModelConfig, device=None) -> dict[str, np.ndarray]:
     """depth (B,H,W) mm, camera (B,4) → crops (B,1,S,S), centers_uvd (B,3), found (B,1) by
-    lfsdk.estimator.preprocess, with the estimator's defaults (refined centre, nearest crop)."""
+    lfsdk.estimator.preprocess, cut the way the model was trained (lfsdk.estimator.trained_preprocess), as the
+    in-process estimator does."""
     import torch
 
-    from ..estimator import preprocess
+    from ..estimator import preprocess, trained_preprocess
 
     d = torch.from_numpy(np.ascontiguousarray(depth)).to(device or "cpu")
     cam = torch.from_numpy(np.ascontiguousarray(camera, dtype=np.float32)).to(d.device)
-    crops, centers = preprocess(d, cam, config.cube_size, config.input_size)
+    crops, centers = preprocess(d, cam, size=config.input_size, **trained_preprocess(config))
     return {"crops": crops.cpu().numpy(), "centers_uvd": centers.uvd.cpu().numpy(),
             "found": centers.found[:, None].cpu().numpy()}
 
@@ -96,7 +97,7 @@ def postprocess_frames(a: dict[str, np.ndarray], config: ModelConfig, device=Non
     import torch
 
     from ..backends.base import Outputs
-    from ..estimator import postprocess
+    from ..estimator import postprocess, trained_preprocess
     from ..kernels.center import centers_from_uvd
 
     t = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device or "cpu") for k, v in a.items()}
@@ -104,7 +105,7 @@ def postprocess_frames(a: dict[str, np.ndarray], config: ModelConfig, device=Non
     cam = t["camera"].float()
     centers = centers_from_uvd(t["centers_uvd"].float(), found, cam)
     out = Outputs(t["joints"].float(), t["branch_joints"].float(), t["fusion_weights"].float())
-    res = postprocess(out, centers, config.cube_size, cam)
+    res = postprocess(out, centers, trained_preprocess(config)["cube"], cam)
     res["centers_xyz"] = centers.xyz.masked_fill(~found[:, None], float("nan"))
     res["centers_uvd"] = centers.uvd.masked_fill(~found[:, None], float("nan"))
     return {k: v.cpu().numpy() for k, v in res.items()}
