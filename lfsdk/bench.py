@@ -303,6 +303,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backends", type=lambda s: tuple(s.split(",")), help="e.g. torch,onnxruntime")
     p.add_argument("--precisions", type=lambda s: tuple(s.split(",")), help="e.g. fp32,fp16")
     p.add_argument("--quick", action="store_true", help="a ~30 s run: batches 1 and 8, 10 iterations")
+    p.add_argument("--torch-threads", type=int, default=1,
+                   help="torch intra-op threads (default 1, as the lfsdk commands: on a loaded 2-core machine 2 "
+                        "threads made one frame's CPU preprocessing ~200× slower)")
     p.add_argument("-o", "--out", default="benchmarks/results", help="output folder")
 
 
@@ -315,6 +318,9 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
 
 
 def run_cli(args: argparse.Namespace) -> int:
+    if args.torch_threads < 1:
+        raise ValueError(f"--torch-threads must be ≥ 1, got {args.torch_threads}")
+    torch.set_num_threads(args.torch_threads)  # the command owns its process
     report = run(config_from_args(args))
     paths = write_report(report, args.out)
     print(markdown(report))

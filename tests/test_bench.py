@@ -66,3 +66,12 @@ def test_bad_config():
         BenchConfig(batches=(0,))
     with pytest.raises(ValueError, match="iters"):
         BenchConfig(iters=0)
+
+
+def test_cli_refuses_bad_arguments(capsys):
+    from lfsdk.bench import main
+
+    assert main(["--torch-threads", "0"]) == 2
+    assert "--torch-threads must be ≥ 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--batches", "1,x"])
