@@ -4,7 +4,7 @@ import onnx
 import pytest
 
 from lfsdk.export.metadata import read_metadata, read_onnx_config
-from lfsdk.export.quantize import CropsReader, quantize_int8
+from lfsdk.export.quantize import QUANTISED_STAGES, CropsReader, quantize_int8
 from lfsdk.stages import stage_of
 
 
@@ -13,7 +13,7 @@ def test_quantised_stages_only(exported):
     producers = {o: n for n in m.graph.node for o in n.output}
     qdq = [n for n in m.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
     assert len(qdq) > 200
-    assert {stage_of(n.name) for n in qdq} == {"features", "heatmaps"}
+    assert {stage_of(n.name) for n in qdq} == set(QUANTISED_STAGES)
     for n in m.graph.node:
         if stage_of(n.name) == "decode+fusion" and n.op_type not in ("QuantizeLinear", "DequantizeLinear"):
             assert not any(t in producers and producers[t].op_type == "DequantizeLinear" and
@@ -34,7 +34,7 @@ def test_weights_per_channel_int8(exported):
     convs = {n.name for n in m.graph.node if n.op_type == "Conv"}
     heads = {f"/branches.{i}/branches.{i}.3/Conv" for i in range(3)}
     assert heads <= convs
-    assert quantised == {c for c in convs if stage_of(c) in ("features", "heatmaps")} - heads
+    assert quantised == {c for c in convs if stage_of(c) in QUANTISED_STAGES} - heads
 
 
 def test_metadata_survives(exported, model):
