@@ -40,7 +40,8 @@ def test_checkpoint_is_exported_once_into_the_cache(crops, reference):
     stamp = shared_model()[1].stat().st_mtime_ns
     be = OnnxRuntimeBackend.load(shared_model()[0], device="cpu")
     assert be.onnx_path == shared_model()[1] and be.onnx_path.stat().st_mtime_ns == stamp
-    assert list((shared_cache_dir() / "onnx").glob("*-fp32.onnx")) == [be.onnx_path]
+    # (other checkpoints, e.g. the default model in the parity tests, may share this cache folder)
+    assert be.onnx_path.parent == shared_cache_dir() / "onnx"
     torch.testing.assert_close(be(crops).joints, reference.joints, atol=1e-4, rtol=1e-4)
 
 
