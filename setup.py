@@ -32,7 +32,8 @@ setup(
         "scipy>=1.10",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout", "pytest-benchmark>=4", "hypothesis>=6", "triton>=3.0"],
+        # openvino: the CPU fast path auto() prefers, so its parity tests run in CI too
+        "test": ["pytest>=8", "pytest-timeout", "pytest-benchmark>=4", "hypothesis>=6", "triton>=3.0", "openvino>=2024.4"],
         "tensorrt": ["tensorrt>=10.8"],
         "openvino": ["openvino>=2024.4"],  # the CPU fast path (lfsdk.backends.openvino)
         # `lfsdk serve` + lfsdk.serving.Client + config validation of lfsdk-export --triton-repo; PyTriton 0.7
