@@ -106,8 +106,6 @@ def postprocess_frames(a: dict[str, np.ndarray], config: ModelConfig, device=Non
     centers = centers_from_uvd(t["centers_uvd"].float(), found, cam)
     out = Outputs(t["joints"].float(), t["branch_joints"].float(), t["fusion_weights"].float())
     res = postprocess(out, centers, trained_preprocess(config)["cube"], cam)
-    res["centers_xyz"] = centers.xyz.masked_fill(~found[:, None], float("nan"))
-    res["centers_uvd"] = centers.uvd.masked_fill(~found[:, None], float("nan"))
     return {k: v.cpu().numpy() for k, v in res.items()}
 
 

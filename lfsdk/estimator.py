@@ -145,7 +145,8 @@ def postprocess(out: Outputs, centers: HandCenters, cube: Sequence[float], camer
     """Network outputs in the normalised cube → joints in uvd and mm; NaN for frames without a hand.
 
     out: joints (B, M, 3), branch_joints (B, 3, M, 3), fusion_weights (B, 3). Returns a dict of
-    joints_uvd, joints_xyz (B, M, 3), branch_xyz (B, 3, M, 3), fusion_weights (B, 3), boxes (B, 4)."""
+    joints_uvd, joints_xyz (B, M, 3), branch_xyz (B, 3, M, 3), fusion_weights (B, 3), boxes (B, 4),
+    centers_uvd, centers_xyz (B, 3) — every field of a Result that depends on the hand being found."""
     b, m = out.joints.shape[:2]
     # the fused joints and the three branches' joints back-projected in one call: (B, 4M, 3)
     norm = torch.cat((out.joints[:, None], out.branch_joints), dim=1).reshape(b, 4 * m, 3)
@@ -161,6 +162,8 @@ def postprocess(out: Outputs, centers: HandCenters, cube: Sequence[float], camer
         "branch_xyz": xyz_all[:, 1:].masked_fill(missing[:, None, None, None], nan),
         "fusion_weights": out.fusion_weights.masked_fill(missing[:, None], nan),
         "boxes": boxes.masked_fill(missing[:, None], nan),
+        "centers_uvd": centers.uvd.masked_fill(missing[:, None], nan),
+        "centers_xyz": centers.xyz.masked_fill(missing[:, None], nan),
     }
 
 
@@ -294,9 +297,7 @@ class HandPoseEstimator:
         d, crops, centers_, cam = self._prepare(depth, centers, center_space, boxes, camera)
         out = self._network(crops, centers_.found)
         post = postprocess(out, centers_, self.cube, cam)
-        return Result(centers_xyz=centers_.xyz.masked_fill(~centers_.found[:, None], float("nan")),
-                      centers_uvd=centers_.uvd.masked_fill(~centers_.found[:, None], float("nan")),
-                      found=centers_.found, skeleton=self.config.skeleton, camera=cam, depth=d, **post)
+        return Result(found=centers_.found, skeleton=self.config.skeleton, camera=cam, depth=d, **post)
 
     def profile(self, depth: Any, iters: int = 100, *, warmup: int = 5, stages: bool = True) -> ProfileTable:
         """Time the pipeline `iters` times on `depth`: preprocess, network, postprocess (and, when the
