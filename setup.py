@@ -2,7 +2,7 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
-version = next(line.split('"')[1] for line in Path("lfsdk/__init__.py").read_text().splitlines()
+version = next(line.split('"')[1] for line in Path("lfsdk/_version.py").read_text().splitlines()
                if line.startswith("__version__"))
 
 setup(

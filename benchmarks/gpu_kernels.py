@@ -7,7 +7,7 @@ Per op and batch: a parity check of Triton against the reference on the same fra
 untimed calls and `--iters` timed calls, each between two CUDA events (synchronised before reading), reported
 as median and p99 milliseconds and frames/s. "preprocess" is the whole way from raw frames to network input:
 hand centre (with the refinement pass unless --no-refine) then crop-resize-normalise to 128×128.
-Writes benchmarks/results/<date>-<gpu>-kernels.{json,md}. Target (issue 6): preprocess at batch 512 on an H100
+Writes benchmarks/results/<date>-<gpu>-kernels.{json,md}. Target: preprocess at batch 512 on an H100
 ≥ 50,000 frames/s and ≥ 5× the torch reference.
 """
 from __future__ import annotations

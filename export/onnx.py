@@ -28,10 +28,14 @@ import torch
 from torch import nn
 
 from .. import geometry
+from ..contract import INPUT_NAME, OUTPUT_NAMES, XYZ_OUTPUT
 from ..model.checkpoint import CheckpointError, file_sha256, load_model, resolve_checkpoint
 from ..model.network import LatentFusion, ModelConfig
+from ..model.onnx_metadata import write_metadata, write_sidecar
 from .fold import fold_batchnorm
-from .metadata import write_metadata
+from .parity import generated_inputs, parity_report
+from .quantize import quantize_int8
+from .triton import write_model_repository
 
 __all__ = ["ExportConfig", "Postprocess", "export_module", "export_onnx", "input_names", "output_names", "main"]
 
@@ -57,11 +61,11 @@ class ExportConfig:
 
 
 def input_names(xyz: bool) -> list[str]:
-    return ["crops", "centers", "camera", "cube"] if xyz else ["crops"]
+    return [INPUT_NAME, "centers", "camera", "cube"] if xyz else [INPUT_NAME]
 
 
 def output_names(xyz: bool) -> list[str]:
-    return ["joints", "branch_joints", "fusion_weights"] + (["joints_xyz"] if xyz else [])
+    return list(OUTPUT_NAMES) + ([XYZ_OUTPUT] if xyz else [])
 
 
 class Postprocess(nn.Module):
@@ -205,10 +209,6 @@ def variant_path(fp32_path: Path, precision: str) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .metadata import write_sidecar
-    from .parity import generated_inputs, parity_report
-    from .quantize import quantize_int8
-
     out = Path(args.output)
     if out.suffix != ".onnx":
         raise ValueError(f"{out}: output must end in .onnx")
@@ -237,8 +237,6 @@ def run(args: argparse.Namespace) -> int:
                              parity=None if report is None else report.to_dict())
         print(f"wrote {f} and {side.name}")
     if args.triton_repo:
-        from .triton import write_model_repository
-
         print(f"wrote Triton model repository {write_model_repository(files['fp32'], args.triton_repo)}")
     if report is not None and not report.passed:
         print("lfsdk-export: parity outside the bars (see table)", file=sys.stderr)

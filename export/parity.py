@@ -6,16 +6,16 @@ the largest and the mean difference.
 
 Units: joints and branch_joints differences are per-joint Euclidean distances in mm, after scaling each
 normalised axis by half the cube size (mm = n · cube/2 per axis); joints_xyz is already mm; fusion_weights
-is the raw absolute difference. The bars (issue 5) apply to `joints` (and `joints_xyz`).
+is the raw absolute difference. The bars (BARS) apply to `joints` (and `joints_xyz`).
 
-Runners hide the engine behind one call, `runner(inputs: dict[str, ndarray]) -> dict[str, ndarray]`.
-Other engines plug in with `register_runner("tensorrt", factory)`: factory(onnx_path, precision) returns a
-Runner or raises RunnerUnavailable (e.g. no GPU); `parity_report` then adds its rows, or a skipped note.
+Runners hide the engine behind one call, `runner(inputs: dict[str, ndarray]) -> dict[str, ndarray]`. The
+engines are lfsdk's own backends (`BackendRunner`: TensorRT by default), built from each exported file, so
+parity checks exactly what inference runs; one that cannot run here adds a skipped note, never a pass.
+Other runners plug in through `factories`: factory(onnx_path, precision) → Runner, or RunnerUnavailable.
 """
 from __future__ import annotations
 
 import copy
-import importlib
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,15 +25,18 @@ import numpy as np
 import torch
 
 from .. import geometry
+from ..backends.base import Backend, BackendUnavailable, create
+from ..data.synthetic import render_batch
+from ..kernels.crop import crop_reference
 from ..model.network import LatentFusion, ModelConfig
 
-__all__ = ["BARS", "Runner", "RunnerUnavailable", "TorchRunner", "OnnxRuntimeRunner", "register_runner",
-           "RUNNER_FACTORIES", "ParityRow", "ParityReport", "parity_report", "torch_reference", "compare", "generated_inputs"]
+__all__ = ["BARS", "Runner", "RunnerUnavailable", "TorchRunner", "OnnxRuntimeRunner", "BackendRunner",
+           "ParityRow", "ParityReport", "parity_report", "torch_reference", "compare", "generated_inputs"]
 
 #: (mean, max) bars in mm on the fused joints, per precision; None = no bar.
 BARS: dict[str, tuple[float, float | None]] = {"fp32": (0.01, 0.1), "fp16": (0.5, None), "int8": (1.0, None)}
-#: Modules that may register runner factories when imported (the TensorRT one is optional).
-RUNNER_MODULES = ("lfsdk.export.tensorrt",)
+#: the backends every report builds from each exported file, besides onnxruntime
+ENGINES = ("tensorrt",)
 
 
 class RunnerUnavailable(RuntimeError):
@@ -90,71 +93,45 @@ class OnnxRuntimeRunner:
         return dict(zip(self.outputs, res))
 
 
-RUNNER_FACTORIES: dict[str, Callable[[Path, str], Runner]] = {}
+class BackendRunner:
+    """An lfsdk backend (lfsdk.backends.create) as a runner: crops in, its Outputs as float32 NumPy arrays."""
 
+    def __init__(self, backend: Backend):
+        self.backend, self.precision = backend, backend.precision
+        self.name = f"{backend.name}-{backend.precision}"
 
-def register_runner(name: str, factory: Callable[[Path, str], Runner]) -> None:
-    """Add an engine to every parity report: factory(onnx_path, precision) → Runner, or RunnerUnavailable."""
-    RUNNER_FACTORIES[name] = factory
+    @classmethod
+    def factory(cls, name: str) -> Callable[[Path, str], "BackendRunner"]:
+        """factory(onnx_path, precision) for backend `name`; RunnerUnavailable when it cannot run here."""
+        def make(path: Path, precision: str) -> BackendRunner:
+            try:
+                return cls(create(name, path))
+            except BackendUnavailable as e:
+                raise RunnerUnavailable(str(e)) from None
+        return make
 
-
-def _load_runner_modules() -> None:
-    for mod in RUNNER_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ImportError:  # optional engine not installed/written: no rows, noted as skipped
-            pass
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if set(inputs) - {"crops", "source"}:
+            raise RunnerUnavailable(f"{self.name} runs the crops-only graph, not one fed {sorted(inputs)}")
+        out = self.backend(torch.from_numpy(np.ascontiguousarray(inputs["crops"], np.float32)))
+        return {k: v.float().cpu().numpy() for k, v in out._asdict().items()}
 
 
 # -- inputs ----------------------------------------------------------------------------------------------
 
-def _procedural_crops(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Fallback crops when lfsdk.data.synthetic is absent: a palm ellipse and five finger bars at random
-    angles and depths, background 1 (outside the cube), σ = 0.01 noise. (n, 1, size, size) float32."""
-    g = (np.arange(size) + 0.5) / size * 2 - 1
-    y, x = np.meshgrid(g, g, indexing="ij")
-    crops = np.ones((n, 1, size, size), np.float32)
-    for k in range(n):
-        depth = np.ones((size, size))
-        a = rng.uniform(0, 2 * np.pi)
-        ca, sa = np.cos(a), np.sin(a)
-        xr, yr = ca * x + sa * y, -sa * x + ca * y
-        palm = (xr / 0.35) ** 2 + (yr / 0.3) ** 2
-        depth = np.where(palm < 1, rng.uniform(-0.3, 0.1) - 0.3 * np.sqrt(np.clip(1 - palm, 0, 1)), depth)
-        for f in range(5):
-            fa = a + np.pi / 2 + (f - 2) * 0.35 + rng.normal(0, 0.1)
-            dx, dy = np.cos(fa), np.sin(fa)
-            along, across = x * dx + y * dy, -x * dy + y * dx
-            length = rng.uniform(0.4, 0.9)
-            finger = (along > 0.2) & (along < 0.2 + length) & (np.abs(across - (f - 2) * 0.05) < 0.06)
-            depth = np.where(finger & (depth == 1), rng.uniform(-0.6, 0.4) + 0.3 * along, depth)
-        crops[k, 0] = np.clip(depth + rng.normal(0, 0.01, depth.shape) * (depth < 1), -1, 1)
-    return crops
-
-
 def generated_inputs(config: ModelConfig, n: int, *, seed: int = 0, xyz: bool = False) -> dict[str, np.ndarray]:
     """n held-out frames as graph inputs: `crops` (n,1,S,S), and with xyz `centers` (n,3) mm, `camera` (4,),
-    `cube` (n,3) mm. Rendered hands (lfsdk.data.synthetic, cropped by lfsdk.kernels around the mean joint)
-    when that package is present, else procedural crops. The key `source` says which."""
+    `cube` (n,3) mm: rendered hands (lfsdk.data.synthetic), cropped by lfsdk.kernels around the mean joint.
+    The key `source` says where the frames came from."""
     if n < 1:
         raise ValueError(f"need at least one frame, got n={n}")
     cube = torch.tensor(config.cube_size).repeat(n, 1)
-    try:
-        from ..data.synthetic import render_batch
-        from ..kernels.crop import crop_reference
-    except ImportError:
-        rng = np.random.default_rng(seed)
-        crops = _procedural_crops(n, config.input_size, rng)
-        camera = geometry.Camera.nyu()
-        uvd = np.stack([rng.uniform(200, 440, n), rng.uniform(150, 330, n), rng.uniform(300, 700, n)], 1)
-        centers_uvd, source = torch.from_numpy(uvd.astype(np.float32)), "procedural crops"
-    else:
-        frames = render_batch(n, seed=seed)  # joints only give the crop centre, so any layout does
-        camera = frames.camera
-        centers_uvd = torch.from_numpy(frames.joints_uvd.mean(axis=1))
-        crops = crop_reference(torch.from_numpy(frames.depth.astype(np.float32)), centers_uvd, cube, camera,
-                               config.input_size).numpy()
-        source = "rendered hands (lfsdk.data.synthetic)"
+    frames = render_batch(n, seed=seed)  # joints only give the crop centre, so any layout does
+    camera = frames.camera
+    centers_uvd = torch.from_numpy(frames.joints_uvd.mean(axis=1))
+    crops = crop_reference(torch.from_numpy(frames.depth.astype(np.float32)), centers_uvd, cube, camera,
+                           config.input_size).numpy()
+    source = "rendered hands (lfsdk.data.synthetic)"
     out = {"crops": np.ascontiguousarray(crops, np.float32), "source": np.array(source)}
     if xyz:
         out["centers"] = geometry.uvd_to_xyz(centers_uvd, camera).numpy().astype(np.float32)
@@ -248,10 +225,11 @@ def torch_reference(model: LatentFusion, inputs: Mapping[str, np.ndarray], batch
 
 def parity_report(model: LatentFusion, files: Mapping[str, str | os.PathLike],
                   inputs: Mapping[str, np.ndarray], *, batch: int = 64, engines: bool = True,
+                  factories: Mapping[str, Callable[[Path, str], Runner]] | None = None,
                   reference: Mapping[str, np.ndarray] | None = None) -> ParityReport:
-    """Torch vs onnxruntime on every file of `files` (precision → .onnx), and vs every registered engine
-    (TensorRT when importable) built from each file when `engines`. `inputs` from generated_inputs();
-    `reference` = torch_reference(model, inputs) when already computed."""
+    """Torch vs onnxruntime on every file of `files` (precision → .onnx), and, when `engines`, vs the
+    ENGINES backends and the given `factories`' runners built from each file. `inputs` from
+    generated_inputs(); `reference` = torch_reference(model, inputs) when already computed."""
     ref = reference if reference is not None else torch_reference(model, inputs, batch)
     n = len(inputs["crops"])
     half_cube = (inputs["cube"] / 2 if "cube" in inputs
@@ -259,8 +237,8 @@ def parity_report(model: LatentFusion, files: Mapping[str, str | os.PathLike],
     runners: list[Runner] = [OnnxRuntimeRunner(p, prec) for prec, p in files.items()]
     skipped = []
     if engines:
-        _load_runner_modules()
-        for name, factory in RUNNER_FACTORIES.items():
+        every = {**{name: BackendRunner.factory(name) for name in ENGINES}, **(factories or {})}
+        for name, factory in every.items():
             for prec, p in files.items():
                 try:
                     runners.append(factory(Path(p), prec))
@@ -268,6 +246,9 @@ def parity_report(model: LatentFusion, files: Mapping[str, str | os.PathLike],
                     skipped.append(f"{name} {prec}: {e}")
     rows = []
     for r in runners:
-        rows += compare(ref, _run_batched(r, inputs, batch), half_cube, r.name, r.precision)
+        try:
+            rows += compare(ref, _run_batched(r, inputs, batch), half_cube, r.name, r.precision)
+        except RunnerUnavailable as e:
+            skipped.append(f"{r.name}: {e}")
     source = str(inputs["source"]) if "source" in inputs else "given inputs"
     return ParityReport(n, source, tuple(rows), tuple(skipped))

@@ -21,7 +21,7 @@ import onnx
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
 from ..stages import stage_of
-from .metadata import read_metadata, read_onnx_config, write_metadata
+from ..model.onnx_metadata import read_metadata, read_onnx_config, write_metadata
 
 __all__ = ["QUANTISED_STAGES", "CropsReader", "quantize_int8", "excluded_nodes", "name_by_consumer"]
 

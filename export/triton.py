@@ -24,19 +24,19 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from ..contract import OUTPUT_NAMES
+from ..engine_cache import SidecarError, read_sidecar
+from ..model.checkpoint import file_sha256
 from ..model.network import ModelConfig
-from ..serving import MODEL_NAME, TensorSpec, check_camera, request_inputs, response_outputs
+from ..model.onnx_metadata import read_onnx_config
+from ..serving.protocol import MODEL_NAME, TensorSpec, request_inputs, response_outputs
 
-__all__ = ["RepositoryConfig", "RepositoryError", "write_model_repository", "parse_config", "onnx_io",
-           "preprocess_frames", "postprocess_frames", "PreprocessModel", "PostprocessModel", "main"]
+__all__ = ["RepositoryConfig", "RepositoryError", "write_model_repository", "parse_config", "onnx_io", "main"]
 
-NETWORK_OUTPUTS = ("joints", "branch_joints", "fusion_weights")
-#: postprocess inputs whose names would clash with its outputs → the name postprocess_frames takes
-POST_INPUTS = {"raw_fusion_weights": "fusion_weights", "raw_centers_uvd": "centers_uvd"}
+NETWORK_OUTPUTS = OUTPUT_NAMES
 _ONNX_TO_NP = {1: np.float32, 10: np.float16, 11: np.float64, 6: np.int32, 7: np.int64, 9: np.bool_}
 
 
@@ -65,117 +65,6 @@ class RepositoryConfig:
         if self.max_batch is not None and (isinstance(self.max_batch, bool) or not isinstance(self.max_batch, int)
                                            or self.max_batch < 1):
             raise RepositoryError(f"max_batch must be a positive int, got {self.max_batch!r}")
-
-
-# -- the Python-backend models' computation: the estimator's own pre/postprocess functions ------------------
-
-def _device(kind: str, device_id: int | str | None = 0):
-    import torch
-
-    return torch.device(f"cuda:{device_id or 0}") if kind == "gpu" and torch.cuda.is_available() else \
-        torch.device("cpu")
-
-
-def preprocess_frames(depth: np.ndarray, camera: np.ndarray, config: ModelConfig, device=None) -> dict[str, np.ndarray]:
-    """depth (B,H,W) mm, camera (B,4) → crops (B,1,S,S), centers_uvd (B,3), found (B,1) by
-    lfsdk.estimator.preprocess, cut the way the model was trained (lfsdk.estimator.trained_preprocess), as the
-    in-process estimator does."""
-    import torch
-
-    from ..estimator import preprocess, trained_preprocess
-
-    d = torch.from_numpy(np.ascontiguousarray(depth)).to(device or "cpu")
-    cam = torch.from_numpy(np.ascontiguousarray(camera, dtype=np.float32)).to(d.device)
-    crops, centers = preprocess(d, cam, size=config.input_size, **trained_preprocess(config))
-    return {"crops": crops.cpu().numpy(), "centers_uvd": centers.uvd.cpu().numpy(),
-            "found": centers.found[:, None].cpu().numpy()}
-
-
-def postprocess_frames(a: dict[str, np.ndarray], config: ModelConfig, device=None) -> dict[str, np.ndarray]:
-    """The network's joints, branch_joints, fusion_weights + the preprocess's centers_uvd, found + camera →
-    the Result fields (NaN where no hand was found) by lfsdk.estimator.postprocess."""
-    import torch
-
-    from ..backends.base import Outputs
-    from ..estimator import postprocess, trained_preprocess
-    from ..kernels.center import centers_from_uvd
-
-    t = {k: torch.from_numpy(np.ascontiguousarray(v)).to(device or "cpu") for k, v in a.items()}
-    found = t["found"].reshape(-1).bool()
-    cam = t["camera"].float()
-    centers = centers_from_uvd(t["centers_uvd"].float(), found, cam)
-    out = Outputs(t["joints"].float(), t["branch_joints"].float(), t["fusion_weights"].float())
-    res = postprocess(out, centers, trained_preprocess(config)["cube"], cam)
-    return {k: v.cpu().numpy() for k, v in res.items()}
-
-
-class _PythonModel:
-    """Triton Python-backend adapter: requests with the same frame shape run as one batch; a request whose
-    values are bad gets its own error response without failing the others in the batch."""
-
-    def initialize(self, args: dict[str, str]) -> None:
-        import triton_python_backend_utils as pb  # only inside Triton's Python backend
-
-        self.pb = pb
-        cfg = json.loads(args["model_config"])
-        self.config = ModelConfig.from_dict(json.loads(cfg["parameters"]["lfsdk_model_config"]["string_value"]))
-        self.inputs = [i["name"] for i in cfg["input"]]
-        self.out_dtypes = {o["name"]: pb.triton_string_to_numpy(o["data_type"]) for o in cfg["output"]}
-        kind = "gpu" if args.get("model_instance_kind") == "GPU" else "cpu"
-        self.device = _device(kind, args.get("model_instance_device_id"))
-
-    def compute(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        raise NotImplementedError
-
-    def execute(self, requests: list) -> list:
-        pb = self.pb
-        arrays, errors = [], {}
-        for i, r in enumerate(requests):
-            a = {n: pb.get_input_tensor_by_name(r, n).as_numpy() for n in self.inputs}
-            try:
-                if "camera" in a:
-                    check_camera(a["camera"])
-            except ValueError as e:
-                errors[i] = f"{type(e).__name__}: {e}"
-            arrays.append(a)
-        results: dict[int, Any] = dict(errors)
-        groups: dict[tuple, list[int]] = {}
-        for i, a in enumerate(arrays):
-            if i not in errors:
-                groups.setdefault(tuple(a[n].shape[1:] for n in self.inputs), []).append(i)
-        for idx in groups.values():
-            batch = {n: np.concatenate([arrays[i][n] for i in idx]) for n in self.inputs}
-            try:
-                out = self.compute(batch)
-            except (ValueError, RuntimeError) as e:  # bad input the checks above missed: fail this group only
-                results.update({i: str(e) for i in idx})
-                continue
-            start = 0
-            for i in idx:
-                n = len(arrays[i][self.inputs[0]])
-                results[i] = {k: v[start:start + n] for k, v in out.items()}
-                start += n
-        responses = []
-        for i in range(len(requests)):
-            res = results[i]
-            if isinstance(res, str):
-                responses.append(pb.InferenceResponse(output_tensors=[], error=pb.TritonError(res)))
-            else:
-                responses.append(pb.InferenceResponse(output_tensors=[
-                    pb.Tensor(k, np.ascontiguousarray(v, dtype=self.out_dtypes[k])) for k, v in res.items()
-                    if k in self.out_dtypes]))
-        return responses
-
-
-class PreprocessModel(_PythonModel):
-    def compute(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return preprocess_frames(arrays["depth"], arrays["camera"], self.config, self.device)
-
-
-class PostprocessModel(_PythonModel):
-    def compute(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        renamed = {POST_INPUTS.get(k, k): v for k, v in arrays.items()}
-        return postprocess_frames(renamed, self.config, self.device)
 
 
 # -- config.pbtxt -----------------------------------------------------------------------------------------
@@ -244,9 +133,6 @@ def onnx_io(path: Path) -> tuple[list[TensorSpec], list[TensorSpec]]:
 
 def _engine_max_batch(engine: Path, onnx_path: Path) -> int:
     """The batch profile's max from the engine's sidecar, after checking the engine was built from this ONNX."""
-    from ..engine_cache import SidecarError, read_sidecar
-    from ..model.checkpoint import file_sha256
-
     try:
         sidecar = read_sidecar(engine)
     except SidecarError as e:
@@ -317,8 +203,8 @@ def _configs(net_in: list[TensorSpec], net_out: list[TensorSpec], platform: str,
 
 
 _MODEL_PY = '''"""Written by lfsdk-export --triton-repo. Runs in Triton's Python backend; lfsdk must be installed in the
-server's Python (pip install lfsdk). The code lives in lfsdk.export.triton."""
-from lfsdk.export.triton import {cls} as TritonPythonModel  # noqa: F401
+server's Python (pip install lfsdk). The code lives in lfsdk.export.triton_models."""
+from lfsdk.export.triton_models import {cls} as TritonPythonModel  # noqa: F401
 '''
 
 
@@ -332,8 +218,6 @@ def write_model_repository(onnx_path: str | os.PathLike, out_dir: str | os.PathL
     if not onnx_path.is_file():
         raise RepositoryError(f"{onnx_path}: no such ONNX file")
     if model_config is None:
-        from .metadata import read_onnx_config
-
         model_config = read_onnx_config(onnx_path)
     net_in, net_out = onnx_io(onnx_path)
     names = [s.name for s in net_out]

@@ -37,6 +37,28 @@ def _min_kernel(depth_ptr, mins_ptr, n_pix, n_chunks, chunk, near, far, BLOCK: t
 
 
 @triton.jit
+def _cube_box(uvd_ptr, found_ptr, cam_ptr, cube_ptr, b, H, W):
+    """Frame b's pixel box around its first centre, with geometry.crop_half_extent's float32 operations:
+    (pixel count, box width, first column, first row, centre u, v, d, half extents u, v, d)."""
+    ok = tl.load(found_ptr + b) != 0
+    uc = tl.where(ok, tl.load(uvd_ptr + b * 3), 1.0)
+    vc = tl.where(ok, tl.load(uvd_ptr + b * 3 + 1), 1.0)
+    zc = tl.where(ok, tl.load(uvd_ptr + b * 3 + 2), 1.0)
+    hu = tl.load(cube_ptr + b * 3) / 2 * tl.load(cam_ptr + b * 4) / zc
+    hv = tl.load(cube_ptr + b * 3 + 1) / 2 * tl.load(cam_ptr + b * 4 + 1) / zc
+    hd = tl.load(cube_ptr + b * 3 + 2) / 2
+    # loop bounds cover the box with a pixel to spare, clamped in float first so a huge box cannot
+    # overflow int32; the exact test per pixel is the reference's
+    c0 = tl.maximum(uc - hu - 1.0, 0.0).to(tl.int32)
+    c1 = tl.minimum(uc + hu + 1.0, (W - 1) * 1.0).to(tl.int32)
+    r0 = tl.maximum(vc - hv - 1.0, 0.0).to(tl.int32)
+    r1 = tl.minimum(vc + hv + 1.0, (H - 1) * 1.0).to(tl.int32)
+    bw = c1 - c0 + 1
+    n = tl.where(ok & (bw > 0) & (r1 >= r0), bw * (r1 - r0 + 1), 0)  # NaN or ≤ 0 sizes: empty box
+    return n, bw, c0, r0, uc, vc, zc, hu, hv, hd
+
+
+@triton.jit
 def _sums_kernel(depth_ptr, mins_ptr, uvd_ptr, found_ptr, cam_ptr, cube_ptr, part_ptr, H, W, n_chunks, chunk,
                  near, far, band, BOX: tl.constexpr, NC: tl.constexpr, BLOCK: tl.constexpr):
     """part[b, c] = (count, Σu, Σv, Σd) over chunk c of the band (BOX=False) or of the cube's box (BOX=True)."""
@@ -45,22 +67,7 @@ def _sums_kernel(depth_ptr, mins_ptr, uvd_ptr, found_ptr, cam_ptr, cube_ptr, par
     frame = depth_ptr + b.to(tl.int64) * H * W
     offs = tl.arange(0, BLOCK)
     if BOX:
-        # the box around the first centre, with geometry.crop_half_extent's float32 operations
-        ok = tl.load(found_ptr + b) != 0
-        uc = tl.where(ok, tl.load(uvd_ptr + b * 3), 1.0)
-        vc = tl.where(ok, tl.load(uvd_ptr + b * 3 + 1), 1.0)
-        zc = tl.where(ok, tl.load(uvd_ptr + b * 3 + 2), 1.0)
-        hu = tl.load(cube_ptr + b * 3) / 2 * tl.load(cam_ptr + b * 4) / zc
-        hv = tl.load(cube_ptr + b * 3 + 1) / 2 * tl.load(cam_ptr + b * 4 + 1) / zc
-        hd = tl.load(cube_ptr + b * 3 + 2) / 2
-        # loop bounds cover the box with a pixel to spare, clamped in float first so a huge box cannot
-        # overflow int32; the exact test per pixel is the reference's
-        c0 = tl.maximum(uc - hu - 1.0, 0.0).to(tl.int32)
-        c1 = tl.minimum(uc + hu + 1.0, (W - 1) * 1.0).to(tl.int32)
-        r0 = tl.maximum(vc - hv - 1.0, 0.0).to(tl.int32)
-        r1 = tl.minimum(vc + hv + 1.0, (H - 1) * 1.0).to(tl.int32)
-        bw = c1 - c0 + 1
-        n = tl.where(ok & (bw > 0) & (r1 >= r0), bw * (r1 - r0 + 1), 0)  # NaN or ≤ 0 sizes: empty box
+        n, bw, c0, r0, uc, vc, zc, hu, hv, hd = _cube_box(uvd_ptr, found_ptr, cam_ptr, cube_ptr, b, H, W)
         limit = 0.0
     else:
         m = tl.load(mins_ptr + b * n_chunks + tl.arange(0, NC), mask=tl.arange(0, NC) < n_chunks,

@@ -13,27 +13,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from lfsdk.contract import DEPTH_DTYPES, as_tensor
 from lfsdk.geometry import Camera, CameraLike
 
 __all__ = ["DEPTH_DTYPES", "as_depth", "as_points", "depth_float", "frame_cameras", "frame_cubes", "resolve_impl",
            "triton_available", "uint16_to_float"]
 
-# uint16 mm is what sensors deliver; integer and float depth in mm are accepted too. Floats may carry NaN/inf,
-# which every op treats as a missing pixel.
-DEPTH_DTYPES = (torch.uint16, torch.int16, torch.int32, torch.int64, torch.float16, torch.bfloat16,
-                torch.float32, torch.float64)
 _IMPLS = ("auto", "triton", "torch")
 
 
 def _tensor(x: Any, name: str) -> torch.Tensor:
-    if isinstance(x, np.ndarray):
-        try:
-            return torch.from_numpy(np.ascontiguousarray(x))
-        except TypeError as e:
-            raise ValueError(f"{name}: numpy dtype {x.dtype} is not supported ({e})") from None
-    if isinstance(x, torch.Tensor):
-        return x
-    raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}")
+    if isinstance(x, (list, tuple)):  # kernels take arrays only: nested lists are the estimator's convenience
+        raise ValueError(f"{name} must be a torch.Tensor or numpy array, got {type(x).__name__}")
+    return as_tensor(x, name)
 
 
 def as_depth(depth: Any) -> torch.Tensor:

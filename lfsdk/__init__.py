@@ -7,7 +7,7 @@
 
 The whole public surface is listed in __all__; everything else is importable but may change.
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
 from .backends import Backend, BackendUnavailable, availability
 from .estimator import HandPoseEstimator, InputError

@@ -28,7 +28,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from . import __version__
+from ._version import __version__
+from .backends.base import REGISTRY, BackendUnavailable, backend_class
+from .data.synthetic import render_batch
+from .estimator import HandPoseEstimator
+from .pretrained import default_model_path
 from .stages import PAPER_MS
 
 __all__ = ["BenchConfig", "PAPER_FPS", "variants", "run", "write_report", "main"]
@@ -69,8 +73,6 @@ def variants(device: str, backends: Sequence[str] | None = None,
              precisions: Sequence[str] | None = None) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """(backend, precision) pairs runnable on `device`, the torch FP32 baseline first; and, for every
     backend left out, why."""
-    from .backends.base import REGISTRY, BackendUnavailable, backend_class
-
     dev = torch.device(device)
     runnable, skipped = [], {}
     for name in backends or list(REGISTRY):
@@ -94,9 +96,6 @@ def variants(device: str, backends: Sequence[str] | None = None,
 
 def _frames(model_path: str, cfg: BenchConfig, n: int) -> tuple[np.ndarray, str]:
     """n raw uint16 synthetic depth frames at the model's camera (the estimator's default)."""
-    from .data.synthetic import render_batch
-    from .estimator import HandPoseEstimator
-
     est = HandPoseEstimator(model_path, backend="torch", device="cpu")
     cam = est.camera
     size = cfg.frame_size or (int(round(2 * cam.cy)), int(round(2 * cam.cx)))
@@ -124,11 +123,8 @@ def _options(backend: str, precision: str, device: str) -> dict:
 
 def run(cfg: BenchConfig, progress: bool = True) -> dict:
     """Measure every variant × batch; returns the report dict (see write_report for the files)."""
-    from .estimator import HandPoseEstimator
-
     model = cfg.model
     if model is None:
-        from .pretrained import default_model_path
         model = str(default_model_path())
     runnable, skipped = variants(cfg.device, cfg.backends, cfg.precisions)
     if not runnable:
@@ -302,7 +298,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--backends", type=lambda s: tuple(s.split(",")), help="e.g. torch,onnxruntime")
     p.add_argument("--precisions", type=lambda s: tuple(s.split(",")), help="e.g. fp32,fp16")
-    p.add_argument("--quick", action="store_true", help="a ~30 s run: batches 1 and 8, 10 iterations")
+    p.add_argument("--quick", action="store_true", help="a short run: batches 1 and 8, 10 iterations")
     p.add_argument("--torch-threads", type=int, default=1,
                    help="torch intra-op threads (default 1, as the lfsdk commands: on a loaded 2-core machine 2 "
                         "threads made one frame's CPU preprocessing ~200× slower)")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .skeletons import get_skeleton
+
 __all__ = ["colorize_depth", "draw_overlay", "BOX_COLOR", "FOCUS_MM"]
 
 BOX_COLOR = (255, 255, 255)
@@ -38,10 +40,8 @@ def colorize_depth(depth: np.ndarray, focus_mm: float | None = None) -> np.ndarr
 def _skeleton(name: str, m: int):
     """(bones, colours per joint RGB 0–255) for layout `name` with m joints; no bones when unknown."""
     try:
-        from .data.skeletons import get_skeleton
-
         sk = get_skeleton(name)
-    except (ImportError, ValueError):
+    except ValueError:
         sk = None
     if sk is None or sk.num_joints != m:
         return (), [(255, 255, 0)] * m

@@ -14,12 +14,14 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from lfsdk.data import make_dataset
 from lfsdk.geometry import uvd_to_xyz
 from lfsdk.kernels import backproject
-from lfsdk.model import BRANCHES, LatentFusion, load_model
+from lfsdk.model import BRANCHES, CheckpointError, LatentFusion, load_model
+from lfsdk.preprocess import PreprocessConfig
+from lfsdk.skeletons import get_skeleton
 
 __all__ = ["predict", "joint_errors", "success_curve", "evaluate", "write_report", "training_curve", "main"]
 
@@ -70,7 +72,6 @@ def evaluate(model: LatentFusion, dataset, batch_size: int = 64, device: str = "
     p = predict(model, dataset, batch_size, device)
     fused = joint_errors(p["xyz"], p["true_xyz"])  # (N, M)
     per_branch = joint_errors(p["branch_xyz"], p["true_xyz"][:, None].expand_as(p["branch_xyz"]))  # (N, 3, M)
-    from lfsdk.data.skeletons import get_skeleton  # noqa: PLC0415 (data is optional for pure inference)
     names = get_skeleton(model.config.skeleton).names if model.config.skeleton in ("nyu", "icvl", "msra") \
         else tuple(str(i) for i in range(fused.shape[1]))
     report = {
@@ -144,9 +145,6 @@ def _overlays(dataset, pred: dict, out: Path, skeleton: str, count: int = 8) -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lfsdk.data.skeletons import get_skeleton
-    from lfsdk.geometry import uvd_to_cube
-
     sk = get_skeleton(skeleton)
     n = min(count, len(dataset))
     cols = min(4, n)
@@ -208,9 +206,6 @@ def training_curve(log_jsonl: str | Path, out_png: str | Path) -> Path:
 
 # --------------------------------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
-    from lfsdk.data.dataset import PreprocessConfig, make_dataset
-    from lfsdk.model.checkpoint import CheckpointError
-
     p = argparse.ArgumentParser(prog="lfsdk-eval", description="Evaluate a checkpoint on a held-out set.")
     p.add_argument("checkpoint", help="checkpoint directory (model.safetensors + config.json)")
     p.add_argument("--dataset", default="synthetic", help="registered dataset name (default: synthetic)")
@@ -226,10 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model = load_model(args.checkpoint, args.device)
         cfg = model.config
-        pre = cfg.extra.get("preprocess", {})
-        preprocess = PreprocessConfig(cube=tuple(cfg.cube_size), size=cfg.input_size,
-                                      band=pre.get("band", 150.0), refine=pre.get("refine", False),
-                                      mode=pre.get("mode", "nearest"))
+        preprocess = PreprocessConfig.for_model(cfg)
         opts = {}
         if args.dataset == "synthetic":
             opts = {"layout": cfg.skeleton, "camera": cfg.extra.get("camera", "icvl"),

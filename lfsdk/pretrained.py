@@ -19,7 +19,7 @@ import torch
 from lfsdk.geometry import Camera
 from lfsdk.model import LatentFusion, load_model
 
-__all__ = ["ASSETS", "default_model_path", "load_default", "SampleFrame", "sample_frames", "write_samples"]
+__all__ = ["ASSETS", "default_model_path", "load_default", "SampleFrame", "sample_frames"]
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
@@ -61,20 +61,3 @@ def sample_frames(folder: str | Path | None = None) -> list[SampleFrame]:
         out.append(SampleFrame(f["file"], depth, cam, meta["layout"], np.asarray(f["joints_xyz"], np.float32),
                                np.asarray(f["joints_uvd"], np.float32)))
     return out
-
-
-def write_samples(folder: str | Path, frames, camera: Camera, layout: str, names: list[str],
-                  provenance: dict) -> None:
-    """Write frames (objects with depth, joints_xyz, joints_uvd) as 16-bit PNGs + samples.json."""
-    from PIL import Image
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for name, f in zip(names, frames):
-        Image.fromarray(np.ascontiguousarray(f.depth, dtype=np.uint16)).save(folder / name, optimize=True)
-        entries.append({"file": name, "joints_xyz": np.round(f.joints_xyz, 3).tolist(),
-                        "joints_uvd": np.round(f.joints_uvd, 3).tolist()})
-    meta = {"camera": {"fx": camera.fx, "fy": camera.fy, "cx": camera.cx, "cy": camera.cy}, "layout": layout,
-            "units": "depth in mm (0 = missing), joints in camera mm / image px", **provenance, "frames": entries}
-    (folder / "samples.json").write_text(json.dumps(meta, indent=1) + "\n")

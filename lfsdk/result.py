@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .draw import draw_overlay
 from .geometry import Camera
 
 __all__ = ["Result"]
@@ -34,7 +35,7 @@ class Result:
     centers_uvd: Any  # (B, 3)
     boxes: Any  # (B, 4) crop boxes (u0, v0, u1, v1) px
     found: Any  # (B,) bool
-    skeleton: str  # joint layout name (lfsdk.data.skeletons)
+    skeleton: str  # joint layout name (lfsdk.skeletons)
     camera: Camera
     depth: Any = None  # (B, H, W) the input frames (a reference, for draw); not in to_dict
 
@@ -76,8 +77,6 @@ class Result:
     def draw(self, frame_index: int = 0, depth: Any = None) -> np.ndarray:
         """(H, W, 3) uint8 RGB: the depth frame colourised, the crop box, the skeleton coloured per finger
         and the joints as dots. `depth` overrides the frame kept in the Result."""
-        from .draw import draw_overlay
-
         if not -len(self) <= frame_index < len(self):
             raise IndexError(f"frame {frame_index} out of range for a Result of {len(self)} frames")
         r = self[frame_index].to_numpy()

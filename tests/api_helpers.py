@@ -47,7 +47,7 @@ def shared_model() -> tuple[Path, Path]:
     through the ONNX backends' own cache, shared_cache_dir() (the export takes seconds; every module that
     needs a model file shares these). Use the `shared_cache` fixture so backends given the checkpoint find
     the export."""
-    from lfsdk.backends import onnx_file
+    from lfsdk.backends.model_file import onnx_for
 
     root = Path(tempfile.mkdtemp(prefix="lfsdk-api-tests-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
@@ -55,7 +55,7 @@ def shared_model() -> tuple[Path, Path]:
     old = os.environ.get("LFSDK_CACHE")
     os.environ["LFSDK_CACHE"] = str(root / "cache")
     try:
-        onnx_path, _ = onnx_file.onnx_for(ckpt, "fp32")
+        onnx_path, _ = onnx_for(ckpt, "fp32")
     finally:
         if old is None:
             del os.environ["LFSDK_CACHE"]
@@ -72,10 +72,10 @@ def shared_cache_dir() -> Path:
 def shared_cache(monkeypatch):
     """LFSDK_CACHE → the shared model's cache (exports and INT8 copies made once per process); fewer
     calibration frames for INT8 copies made in tests."""
-    from lfsdk.backends import onnx_file
+    from lfsdk.export import convert
 
     monkeypatch.setenv("LFSDK_CACHE", str(shared_cache_dir()))
-    monkeypatch.setattr(onnx_file, "CALIBRATION_FRAMES", 16)
+    monkeypatch.setattr(convert, "CALIBRATION_FRAMES", 16)
 
 
 @pytest.fixture(scope="module")

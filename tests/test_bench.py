@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from lfsdk.bench import BASELINE, PAPER_FPS, BenchConfig, markdown, run, variants, write_report
+from lfsdk.bench import BASELINE, PAPER_FPS, BenchConfig, run, variants, write_report
 from lfsdk.model import LatentFusion, ModelConfig, save_checkpoint
 
 

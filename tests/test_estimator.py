@@ -1,7 +1,6 @@
 """HandPoseEstimator: the pipeline's wiring (centres, crops, backend, back-projection), flagged frames,
 given centres and boxes, batch splitting, threads, profiling."""
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,7 +8,7 @@ import torch
 
 from lfsdk import Camera, HandPoseEstimator, InputError
 from lfsdk.backends import Availability, Backend, Outputs
-from lfsdk.estimator import postprocess
+from lfsdk.pipeline import postprocess
 from lfsdk.kernels import HandCenters
 from lfsdk.model import ModelConfig
 from tests.api_helpers import default_model_missing, fast_backend, make_frames, one_torch_thread, shared_cache, shared_model  # noqa: F401

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from lfsdk import Camera, Result
-from lfsdk.data.skeletons import FINGER_COLORS, get_skeleton
+from lfsdk.skeletons import FINGER_COLORS, get_skeleton
 from lfsdk.draw import BOX_COLOR, colorize_depth
 
 NAN = float("nan")

@@ -15,22 +15,17 @@ import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Mapping, NamedTuple
+from typing import ClassVar, Mapping
 
 import torch
 
+from ..contract import Outputs
 from ..model.network import ModelConfig
 
 __all__ = ["Outputs", "Availability", "BackendUnavailable", "Backend", "REGISTRY", "AUTO_ORDER", "PRECISIONS",
            "register", "backend_class", "create", "auto", "availability", "resolve_device"]
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
-
-
-class Outputs(NamedTuple):
-    joints: torch.Tensor  # (B, M, 3) normalised cube, float32
-    branch_joints: torch.Tensor  # (B, 3, M, 3)
-    fusion_weights: torch.Tensor  # (B, 3)
 
 
 class BackendUnavailable(RuntimeError):
@@ -153,7 +148,7 @@ REGISTRY: dict[str, str] = {
     "onnxruntime": "lfsdk.backends.onnxruntime:OnnxRuntimeBackend",
     "openvino": "lfsdk.backends.openvino:OpenVINOBackend",
 }
-#: device type → the order auto() tries (a plain sequence of names applies to every device). On CUDA: TensorRT, then torch (FP16, CUDA graphs), then
+#: device type → the order auto() tries. On CUDA: TensorRT, then torch (FP16, CUDA graphs), then
 #: onnxruntime's CUDA provider. On the CPU, by measurement (benchmarks/bench_cpu_backends.py, README):
 #: OpenVINO (BF16 where the CPU has it) > onnxruntime FP32 > torch eager, so torch CPU comes last.
 AUTO_ORDER: dict[str, tuple[str, ...]] = {
@@ -204,7 +199,7 @@ def auto(path: str | Path, **options) -> Backend:
     precision (each backend's default when none is asked)."""
     device = resolve_device(options.get("device"))  # picks the order; each backend resolves the option itself
     reasons = []
-    order = AUTO_ORDER.get(device.type, ()) if isinstance(AUTO_ORDER, Mapping) else AUTO_ORDER
+    order = AUTO_ORDER.get(device.type, ())
     for name in order:
         try:
             return create(name, path, **options)

@@ -1,4 +1,4 @@
-"""onnxruntime backend: an lfsdk .onnx file, or a checkpoint exported once into the cache (onnx_file.py).
+"""onnxruntime backend: an lfsdk .onnx file, or a checkpoint exported once into the cache (lfsdk.backends.model_file).
 
 CPU: FP32 (default) or the static INT8 QDQ model; FP16 graphs run too (slowly on CPUs: they exist to show
 TensorRT's numerics). CUDA: the CUDA execution provider (and TensorRT's, first, when `trt_provider=True`)
@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..contract import INPUT_NAME, OUTPUT_NAMES
+from ..model.onnx_metadata import read_onnx_config
 from ..stages import stage_of
 from .base import Availability, Backend, BackendUnavailable, Outputs, resolve_device
-from .onnx_file import onnx_for
+from .model_file import onnx_for
 
 __all__ = ["OnnxRuntimeBackend"]
 
-OUTPUT_NAMES = ("joints", "branch_joints", "fusion_weights")
 
 
 def _ort():
@@ -47,7 +48,7 @@ class OnnxRuntimeBackend(Backend):
         self._options = session_options
         names = [o.name for o in session.get_outputs()]
         missing = [n for n in OUTPUT_NAMES if n not in names]
-        if missing or [i.name for i in session.get_inputs()] != ["crops"]:
+        if missing or [i.name for i in session.get_inputs()] != [INPUT_NAME]:
             raise BackendUnavailable(f"{onnx_path}: expected input ['crops'] and outputs {list(OUTPUT_NAMES)}, "
                                      f"got {[i.name for i in session.get_inputs()]} → {names} (export with lfsdk-export)")
 
@@ -75,14 +76,11 @@ class OnnxRuntimeBackend(Backend):
     def load(cls, path: Path, *, device: str | torch.device | None = None, precision: str | None = None,
              max_batch: int | None = None, threads: int | None = None, trt_provider: bool = False,
              **options) -> "OnnxRuntimeBackend":
-        ort = _ort()
         dev = resolve_device(device)
         if precision is not None:
             cls.resolve_precision(dev, precision)
         onnx_path, prec = onnx_for(path, precision)
         cls.resolve_precision(dev, prec)
-        from ..export.metadata import read_onnx_config
-
         session_options = {"threads": threads, "providers": cls.providers(dev, trt_provider)}
         try:
             session = cls._session(onnx_path, session_options)
@@ -104,7 +102,7 @@ class OnnxRuntimeBackend(Backend):
 
     def _infer(self, crops: torch.Tensor) -> Outputs:
         if self.device.type == "cpu":
-            out = self.session.run(list(OUTPUT_NAMES), {"crops": crops.numpy()})
+            out = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: crops.numpy()})
             return Outputs(*(torch.from_numpy(o) for o in out))
         return self._infer_bound(crops)
 
@@ -115,7 +113,7 @@ class OnnxRuntimeBackend(Backend):
         outs = {k: torch.empty(s, device=self.device, dtype=torch.float32) for k, s in shapes.items()}
         binding = self.session.io_binding()
         idx = self.device.index or 0
-        binding.bind_input("crops", "cuda", idx, np.float32, tuple(crops.shape), crops.data_ptr())
+        binding.bind_input(INPUT_NAME, "cuda", idx, np.float32, tuple(crops.shape), crops.data_ptr())
         for k, t in outs.items():
             binding.bind_output(k, "cuda", idx, np.float32, tuple(t.shape), t.data_ptr())
         # onnxruntime's CUDA provider runs on its own stream: the input must be ready before it starts, and
@@ -130,7 +128,7 @@ class OnnxRuntimeBackend(Backend):
         crops = self.check_crops(crops)
         with tempfile.TemporaryDirectory() as tmp:
             sess = self._session(self.onnx_path, self._options, profile_dir=tmp)
-            feed = {"crops": crops.cpu().numpy()}
+            feed = {INPUT_NAME: crops.cpu().numpy()}
             sess.run(None, feed)  # warm-up run, dropped below
             for _ in range(iters):
                 sess.run(None, feed)

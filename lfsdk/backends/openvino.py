@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..contract import INPUT_NAME, OUTPUT_NAMES
+from ..model.onnx_metadata import read_onnx_config
 from ..stages import stage_of
 from .base import Availability, Backend, BackendUnavailable, Outputs, resolve_device
-from .onnx_file import onnx_for
+from .model_file import onnx_for
 
 __all__ = ["OpenVINOBackend"]
 
-OUTPUT_NAMES = ("joints", "branch_joints", "fusion_weights")
 _HINT = {"fp32": "f32", "bf16": "bf16"}
 
 
@@ -88,8 +89,6 @@ class OpenVINOBackend(Backend):
         if file_prec != "fp32":
             raise BackendUnavailable(f"{onnx_path} is a {file_prec} model; OpenVINO runs the FP32 export and "
                                      "lowers it itself (precision='bf16')")
-        from ..export.metadata import read_onnx_config
-
         config = {"INFERENCE_PRECISION_HINT": _HINT[prec], "PERFORMANCE_HINT": "LATENCY"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
@@ -101,7 +100,7 @@ class OpenVINOBackend(Backend):
         return cls(compiled, onnx_path, read_onnx_config(onnx_path), prec, max_batch)
 
     def _infer(self, crops: torch.Tensor) -> Outputs:
-        res = self.request.infer({"crops": crops.numpy()})
+        res = self.request.infer({INPUT_NAME: crops.numpy()})
         # copies: the request reuses its output buffers on the next call
         return Outputs(*(torch.from_numpy(np.array(res[o], dtype=np.float32, copy=True)) for o in self._outputs))
 
@@ -111,7 +110,7 @@ class OpenVINOBackend(Backend):
         config = {"INFERENCE_PRECISION_HINT": _HINT[self.precision], "PERFORMANCE_HINT": "LATENCY",
                   "PERF_COUNT": True}
         req = _core().compile_model(_core().read_model(str(self.onnx_path)), "CPU", config).create_infer_request()
-        feed = {"crops": crops.numpy()}
+        feed = {INPUT_NAME: crops.numpy()}
         req.infer(feed)
         out: dict[str, list[float]] = {}
         for _ in range(iters):

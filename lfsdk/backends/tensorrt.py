@@ -12,97 +12,35 @@ pycuda. Each input shape gets its own execution context, buffers and CUDA graph:
 thread-local mode as trtexec does (samples/common/sampleInference.cpp, sampleDevice.h), then replay. The
 contexts share one scratch allocation (USER_MANAGED + set_device_memory), which is safe because they all run
 on one stream. Batches below the profile's min are padded (last row repeated); batches above its max are
-split by Backend.__call__ (max_batch is the profile max). EngineRunner is the name-based core; the backend
-and export.parity's TensorRT runner are thin layers over it.
+split by Backend.__call__ (max_batch is the profile max). EngineRunner is the name-based core and the
+backend a thin layer over it (export.parity runs the backend itself).
 
 Nothing here imports tensorrt at module import; the pure parts (dtype map, layer → stage, stage sums,
 graph bookkeeping) are tested without it. API: TensorRT ≥ 10.8 and 11.x (python/src/infer/pyCore.cpp).
 """
 from __future__ import annotations
 
-import re
 import sys
 import warnings
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from .._version import __version__
 from ..engine_cache import (
     DEFAULT_PROFILE, BatchProfile, EngineSidecar, MachineInfo, SidecarError, TensorRTMissing, check_io,
     check_sidecar, engine_cache_path, import_tensorrt, parse_profile, read_sidecar, tensorrt_too_old,
 )
 from ..model.checkpoint import file_sha256
 from ..model.network import ModelConfig
-from ..stages import NETWORK_STAGES, stage_of
 from .base import Availability, Backend, BackendUnavailable, Outputs
+from .onnx_info import OnnxParseError, inspect_onnx
+from .tensorrt_build import BuildConfig, build_engine, io_specs
+from .tensorrt_layers import TRT_TO_TORCH, StageTimes, layer_stage, profiler, torch_dtype
 
 __all__ = ["TensorRTBackend", "EngineRunner", "TRT_TO_TORCH", "torch_dtype", "layer_stage", "StageTimes",
            "onnx_at_hand", "profile_for", "pad_batch", "resolve_engine", "cuda_device"]
-
-#: TensorRT DataType name → torch dtype. INT4, FP4 and E8M0 have no torch tensor type and never appear at
-#: this network's I/O; they are refused by name rather than mapped to something wrong.
-TRT_TO_TORCH = {
-    "FLOAT": torch.float32, "HALF": torch.float16, "BF16": torch.bfloat16, "INT8": torch.int8,
-    "INT32": torch.int32, "INT64": torch.int64, "BOOL": torch.bool, "UINT8": torch.uint8,
-    "FP8": torch.float8_e4m3fn,
-}
-
-
-def torch_dtype(trt_name: str) -> torch.dtype:
-    try:
-        return TRT_TO_TORCH[trt_name]
-    except KeyError:
-        raise ValueError(f"TensorRT dtype {trt_name} has no torch equivalent for an I/O buffer") from None
-
-
-# -- per-layer profile → stages -----------------------------------------------------------------------------
-# TensorRT layer names wrap ONNX node names: "a + b" (fused), "{ForeignNode[first...last]}" (Myelin),
-# "Reformatting CopyNode for Input Tensor 0 to X", "PWN(a, b)". The first token that carries a module
-# path decides, so a reformat counts towards the layer it feeds and a fused layer counts once.
-_TOKENS = re.compile(r"\.\.\.|\s\+\s|[\s\[\]{}(),]+")
-
-
-def layer_stage(layer_name: str) -> str | None:
-    """Stage (lfsdk.stages) of a TensorRT layer name; None for layers with no module path in any part."""
-    for token in _TOKENS.split(layer_name):
-        stage = stage_of(token) if token else None
-        if stage is not None:
-            return stage
-    return None
-
-
-@dataclass
-class StageTimes:
-    """Per-layer times summed into stages; what TensorRT's IProfiler reports goes to add()."""
-
-    ms: dict = field(default_factory=lambda: defaultdict(float))
-    unmapped: set = field(default_factory=set)
-
-    def add(self, layer_name: str, ms: float) -> None:
-        stage = layer_stage(layer_name)
-        if stage is None:
-            self.unmapped.add(layer_name)
-            stage = "other"
-        self.ms[stage] += float(ms)
-
-    def per_run(self, runs: int) -> dict[str, float]:
-        """Mean ms per run for the network stages (always present) and 'other' (when any)."""
-        order = [*NETWORK_STAGES, *sorted(set(self.ms) - set(NETWORK_STAGES))]
-        return {s: self.ms.get(s, 0.0) / runs for s in order}
-
-
-def _profiler(trt, sink: StageTimes):
-    class Profiler(trt.IProfiler):  # the base __init__ must be called explicitly (IProfiler docs)
-        def __init__(self):
-            trt.IProfiler.__init__(self)
-
-        def report_layer_time(self, layer_name, ms):
-            sink.add(layer_name, ms)
-
-    return Profiler()
-
 
 # -- engine selection (files, no TensorRT) ------------------------------------------------------------------
 def onnx_at_hand(engine_path: Path, sidecar: EngineSidecar) -> Path | None:
@@ -159,8 +97,6 @@ class EngineRunner:
     """
 
     def __init__(self, trt, engine_path: Path, device: torch.device, *, cuda_graphs: bool = True):
-        from lfsdk.export.tensorrt import io_specs
-
         self._trt, self.device, self.cuda_graphs = trt, device, cuda_graphs
         with torch.cuda.device(device):
             self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
@@ -278,8 +214,7 @@ class EngineRunner:
                 slot.tensors[name].copy_(t)
             for _ in range(warmup):
                 self._enqueue(slot)
-            profiler = _profiler(self._trt, times)
-            slot.context.profiler = profiler  # enqueue_emits_profile (default True): reported at each enqueue
+            slot.context.profiler = profiler(self._trt, times)  # enqueue_emits_profile (default True): reported at each enqueue
             for _ in range(iters):
                 self._enqueue(slot)
             self.stream.synchronize()
@@ -386,8 +321,6 @@ def resolve_engine(trt, path: Path, device: torch.device, *, precision: str | No
 
 
 def _fatal(sidecar: EngineSidecar, machine: MachineInfo, precision: str | None, engine_sha256: str | None):
-    from .. import __version__
-
     return [m for m in check_sidecar(sidecar, machine, engine_sha256=engine_sha256, precision=precision,
                                      lfsdk_version=__version__) if m.fatal]
 
@@ -395,8 +328,6 @@ def _fatal(sidecar: EngineSidecar, machine: MachineInfo, precision: str | None, 
 def _engine_from_onnx(onnx: Path, machine: MachineInfo, precision: str | None, profile: BatchProfile,
                       workspace_mib: int, device: torch.device) -> tuple[Path, EngineSidecar]:
     """The cached engine for this ONNX, machine, precision and profile; built now if missing or stale."""
-    from lfsdk.export.tensorrt import BuildConfig, OnnxParseError, build_engine, inspect_onnx
-
     try:
         info = inspect_onnx(onnx)
     except (FileNotFoundError, ValueError) as e:

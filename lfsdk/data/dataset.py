@@ -3,19 +3,15 @@
 Crops are made exactly as inference makes them — hand centre from the depth itself (lfsdk.kernels
 hand_center, the near-band centre of mass; never the ground truth), then lfsdk.kernels crop — so a model
 sees the same centring errors in training as in use. The preprocessing settings travel with the model
-(`PreprocessConfig.to_dict()` goes into the checkpoint's config.extra["preprocess"]).
-
-Datasets are registered by name (`@register_dataset("synthetic")`, `make_dataset(name, split, root, ...)`)
-so readers of the real datasets plug into `lfsdk-train --dataset NAME --root PATH` without touching training.
+(lfsdk.preprocess.PreprocessConfig, stored in the checkpoint's config.extra["preprocess"]). The synthetic
+set registers itself as "synthetic" (lfsdk.data.registry).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -23,29 +19,15 @@ from torch.utils.data import Dataset
 
 from lfsdk.geometry import Camera, uvd_to_cube
 from lfsdk.kernels import crop_resize_normalize, hand_center
+from lfsdk.preprocess import PreprocessConfig
 
+from .registry import DATASETS, make_dataset, register_dataset
 from .synthetic import RenderOptions, render_hand
 
 __all__ = [
     "PreprocessConfig", "HandCropDataset", "DATASETS", "register_dataset", "make_dataset",
     "synthetic_frames", "synthetic_dataset", "SYNTHETIC_SEEDS",
 ]
-
-
-@dataclass(frozen=True)
-class PreprocessConfig:
-    """How a depth frame becomes a network input; identical at training and inference."""
-
-    cube: tuple[float, float, float] = (250.0, 250.0, 250.0)
-    size: int = 128
-    band: float = 150.0  # hand centre: centre of mass of the valid pixels within band mm of the nearest
-    refine: bool = False  # second centre of mass inside the cube (lfsdk.kernels.hand_center refine)
-    mode: str = "nearest"  # crop sampling
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["cube"] = list(self.cube)
-        return d
 
 
 class HandCropDataset(Dataset):
@@ -160,28 +142,6 @@ def _progress(it, total: int, on: bool):
     return tqdm(it, total=total, desc="render", unit="chunk")
 
 
-# -------------------------------------------------------------------------------------------- registry
-DATASETS: dict[str, Callable[..., HandCropDataset]] = {}
-
-
-def register_dataset(name: str):
-    """Decorator: register `factory(split, root, preprocess, **options) -> HandCropDataset` under `name`."""
-    def deco(factory):
-        if name in DATASETS:
-            raise ValueError(f"dataset {name!r} is already registered")
-        DATASETS[name] = factory
-        return factory
-    return deco
-
-
-def make_dataset(name: str, split: str, root: str | os.PathLike | None = None,
-                 preprocess: PreprocessConfig = PreprocessConfig(), **options) -> HandCropDataset:
-    """The `split` ('train', 'val', 'test') of dataset `name`; root is its folder (or cache folder)."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}: expected one of {sorted(DATASETS)}")
-    return DATASETS[name](split, root, preprocess, **options)
-
-
 @register_dataset("synthetic")
 def synthetic_dataset(split: str, root: str | os.PathLike | None, preprocess: PreprocessConfig,
                       n: int | None = None, camera: str = "icvl", layout: str = "nyu", clutter: float = 0.3,
@@ -195,6 +155,3 @@ def synthetic_dataset(split: str, root: str | os.PathLike | None, preprocess: Pr
                               workers=workers, progress=progress)
     return HandCropDataset(frames["depth"], frames["joints_uvd"], cam, preprocess)
 
-
-# The official datasets register themselves ("nyu", "icvl", "msra") when their readers are imported.
-from . import icvl, msra, nyu  # noqa: E402,F401  (after register_dataset: they import it)

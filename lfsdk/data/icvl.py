@@ -25,9 +25,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from .dataset import register_dataset
-from .protocol import (ICVL, ICVL_TEST_SEQUENCES, DatasetLayoutError, LabelledFrames, crop_dataset, keep_existing,
-                       reader_split, require_file, to_numpy_xyz)
+from .registry import register_dataset
+from .protocol import ICVL, ICVL_TEST_SEQUENCES
+from .readers import (DatasetLayoutError, LabelledFrames, crop_dataset, keep_existing, reader_split, require_file, to_numpy_xyz)
 
 __all__ = ["open_icvl", "read_icvl_depth", "read_icvl_labels", "ICVL_LABEL_FILES", "icvl_dataset"]
 

@@ -28,9 +28,9 @@ from typing import Literal, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from .dataset import register_dataset
-from .protocol import (MSRA, MSRA_GESTURES, MSRA_SUBJECTS, DatasetLayoutError, LabelledFrames, crop_dataset,
-                       keep_existing, msra_fold, reader_split, require_file, to_numpy_uvd)
+from .registry import register_dataset
+from .protocol import MSRA, MSRA_GESTURES, MSRA_SUBJECTS, msra_fold
+from .readers import (DatasetLayoutError, LabelledFrames, crop_dataset, keep_existing, reader_split, require_file, to_numpy_uvd)
 
 __all__ = ["open_msra", "read_msra_depth", "read_msra_joints", "msra_depth_name", "HEADER_BYTES", "msra_dataset"]
 

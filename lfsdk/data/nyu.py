@@ -26,9 +26,9 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from .dataset import register_dataset
-from .protocol import (NYU, NYU_EVAL_JOINTS, NYU_JOINTS_36, NYU_KINECT, DatasetLayoutError, LabelledFrames,
-                       crop_dataset, keep_existing, reader_split, require_file, to_numpy_uvd)
+from .registry import register_dataset
+from .protocol import NYU, NYU_EVAL_JOINTS, NYU_JOINTS_36, NYU_KINECT
+from .readers import (DatasetLayoutError, LabelledFrames, crop_dataset, keep_existing, reader_split, require_file, to_numpy_uvd)
 
 __all__ = ["open_nyu", "read_nyu_depth", "read_joint_data", "nyu_depth_name", "nyu_dataset"]
 

@@ -25,7 +25,7 @@ import torch
 
 from lfsdk.geometry import Camera, xyz_to_uvd
 
-from .skeletons import get_skeleton, joints_for_layout
+from lfsdk.skeletons import get_skeleton, joints_for_layout
 
 __all__ = ["SyntheticFrame", "SyntheticBatch", "render_hand", "render_batch", "RenderOptions", "CLUTTER_GAP"]
 

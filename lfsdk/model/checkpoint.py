@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from .._version import __version__
 from .network import LatentFusion, ModelConfig
 
 __all__ = ["CheckpointError", "save_checkpoint", "load_model", "resolve_checkpoint", "file_sha256"]
@@ -54,8 +55,6 @@ def resolve_checkpoint(path: str | os.PathLike) -> tuple[Path, Path]:
 def save_checkpoint(model: LatentFusion, directory: str | os.PathLike, **extra) -> Path:
     """Write model.safetensors + config.json into `directory` (created). `extra` goes into config.extra."""
     from safetensors.torch import save_file
-
-    from .. import __version__
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)

@@ -13,12 +13,11 @@ profilers): `features`, `branches.N`, `decode`, `fusion`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import NamedTuple
-
 import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ..contract import Outputs
 from .decode import decode_latent_heatmaps
 
 __all__ = ["ModelConfig", "ModelOutput", "LatentFusion", "BRANCHES", "BRANCH_TO_XYZ"]
@@ -70,10 +69,8 @@ class ModelConfig:
         return cls(**{k: (tuple(v) if k == "cube_size" else v) for k, v in d.items() if k in known})
 
 
-class ModelOutput(NamedTuple):
-    joints: torch.Tensor  # (B, M, 3) fused, normalised cube coordinates (x, y, z)
-    branch_joints: torch.Tensor  # (B, 3, M, 3) per branch, in BRANCHES order, (x, y, z)
-    fusion_weights: torch.Tensor  # (B, 3) μ, non-negative, sums to 1
+#: the network's outputs are the I/O contract's (lfsdk.contract.Outputs)
+ModelOutput = Outputs
 
 
 def conv_bn_act(cin: int, cout: int, k: int, s: int = 1, p: int = 0, slope: float = 0.01) -> nn.Sequential:

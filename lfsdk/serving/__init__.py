@@ -3,77 +3,13 @@
 One wire protocol for every deployment, so client code never changes:
 - one machine: `lfsdk serve` (lfsdk.serving.server, PyTriton embeds Triton's server around the estimator);
 - many machines: `lfsdk-export --triton-repo DIR` (lfsdk.export.triton) on Triton Inference Server replicas.
-Both serve the model MODEL_NAME with the inputs and outputs below; `Client` (lfsdk.serving.client, over
-tritonclient) speaks to either. Optional: `pip install lfsdk[serve]`.
-
-This module holds only the protocol (no pytriton / tritonclient import), so the exporter can use it too.
+Both serve the model MODEL_NAME with the inputs and outputs of lfsdk.serving.protocol; `Client`
+(lfsdk.serving.client) speaks to either. pytriton and tritonclient (`pip install lfsdk[serve]`) are imported
+only when a server starts or a Client connects.
 """
-from __future__ import annotations
+from .client import Client, ServerError, ServerUnavailable
+from .protocol import (BATCH_REJECTED, MODEL_NAME, REQUEST_ID, TensorSpec, check_camera, request_inputs,
+                       response_outputs)
 
-from dataclasses import dataclass
-
-import numpy as np
-
-__all__ = ["MODEL_NAME", "REQUEST_ID", "BATCH_REJECTED", "TensorSpec", "check_camera", "request_inputs", "response_outputs", "Client", "ServerUnavailable",
-           "ServerError"]
-
-#: the name clients call, in `lfsdk serve` and in the exported repository's ensemble alike
-MODEL_NAME = "latent_fusion"
-#: request parameter the Client sets, so an error caused by another request of the same dynamic batch can
-#: name the culprit and the innocent requests can be retried (PyTriton fails a batch as a whole)
-REQUEST_ID = "lfsdk_request_id"
-#: marker in the error message of a batch failed by a malformed request
-BATCH_REJECTED = "lfsdk: batch rejected"
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """One named tensor of the protocol: dims exclude the batch dimension (-1 = any size)."""
-
-    name: str
-    dtype: type  # numpy scalar type
-    dims: tuple[int, ...]
-
-    @property
-    def triton_dtype(self) -> str:
-        """Triton's name for the dtype, e.g. 'UINT16' (tritonclient and config.pbtxt's TYPE_ prefix)."""
-        return _TRITON_DTYPES[np.dtype(self.dtype)]
-
-
-_TRITON_DTYPES = {np.dtype(np.bool_): "BOOL", np.dtype(np.uint8): "UINT8", np.dtype(np.uint16): "UINT16",
-                  np.dtype(np.int32): "INT32", np.dtype(np.int64): "INT64", np.dtype(np.float16): "FP16",
-                  np.dtype(np.float32): "FP32", np.dtype(np.float64): "FP64"}
-
-
-def request_inputs() -> tuple[TensorSpec, ...]:
-    """depth: raw sensor frames in mm (0 = missing); camera: per-frame intrinsics (fx, fy, cx, cy) in px."""
-    return (TensorSpec("depth", np.uint16, (-1, -1)), TensorSpec("camera", np.float32, (4,)))
-
-
-def response_outputs(num_joints: int) -> tuple[TensorSpec, ...]:
-    """Per frame, named and laid out as lfsdk.Result's fields (NaN where no hand was found). found is (1,) on
-    the wire (Triton needs a dim per tensor); the Client squeezes it to (B,)."""
-    m = num_joints
-    return (TensorSpec("joints_xyz", np.float32, (m, 3)), TensorSpec("joints_uvd", np.float32, (m, 3)),
-            TensorSpec("branch_xyz", np.float32, (3, m, 3)), TensorSpec("fusion_weights", np.float32, (3,)),
-            TensorSpec("centers_xyz", np.float32, (3,)), TensorSpec("centers_uvd", np.float32, (3,)),
-            TensorSpec("boxes", np.float32, (4,)), TensorSpec("found", np.bool_, (1,)))
-
-
-def check_camera(camera: np.ndarray) -> None:
-    """(B, 4) intrinsics: ValueError unless every row is a valid lfsdk Camera (finite, positive focal lengths)."""
-    from ..geometry import Camera
-
-    if camera.ndim != 2 or camera.shape[1] != 4:
-        raise ValueError(f"camera must be (B, 4) (fx, fy, cx, cy), got shape {camera.shape}")
-    for row in camera.tolist():
-        Camera(*row)
-
-
-def __getattr__(name: str):
-    # Client imports tritonclient, which only the [serve] extra installs: load it on first use
-    if name in ("Client", "ServerUnavailable", "ServerError"):
-        from . import client
-
-        return getattr(client, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["BATCH_REJECTED", "MODEL_NAME", "REQUEST_ID", "TensorSpec", "check_camera", "request_inputs",
+           "response_outputs", "Client", "ServerError", "ServerUnavailable"]

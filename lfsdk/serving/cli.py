@@ -1,11 +1,14 @@
-"""`lfsdk serve`: registers the subcommand with lfsdk.cli (imported there for its side effect)."""
+"""`lfsdk serve` (listed in lfsdk.cli), also runnable as `python -m lfsdk.serving.cli serve ...`."""
 from __future__ import annotations
 
 import argparse
+import sys
 
-from ..cli import command
+from .server import ServeConfig, serve
 
-__all__ = ["add_arguments", "serve_command"]
+__all__ = ["HELP", "add_arguments", "run", "main"]
+
+HELP = "serve the estimator over Triton's HTTP/gRPC protocol (PyTriton; pip install 'lfsdk[serve]')"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,11 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exit-timeout", type=int, default=30, help="seconds in-flight requests get on SIGTERM")
 
 
-@command("serve", "serve the estimator over Triton's HTTP/gRPC protocol (PyTriton; pip install 'lfsdk[serve]')",
-         add_arguments)
-def serve_command(args: argparse.Namespace) -> int:
-    from .server import ServeConfig, serve
-
+def run(args: argparse.Namespace) -> int:
     cfg = ServeConfig(model=args.model, backend=args.backend, host=args.host, http_port=args.http_port,
                       grpc_port=args.grpc_port, metrics_port=args.metrics_port, max_batch=args.max_batch,
                       preferred_batch_sizes=None if args.preferred_batch is None else tuple(args.preferred_batch), max_queue_delay_us=args.queue_delay_us,
@@ -36,9 +35,13 @@ def serve_command(args: argparse.Namespace) -> int:
     return serve(cfg)
 
 
-if __name__ == "__main__":  # `python -m lfsdk.serving.cli serve ...` works before lfsdk.cli imports this module
-    import sys
+def main(argv: list[str] | None = None) -> int:
+    """`python -m lfsdk.serving.cli [serve] ARGS`: the same as `lfsdk serve ARGS`."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="lfsdk serve", description=HELP)
+    add_arguments(parser)
+    return run(parser.parse_args(argv[1:] if argv[:1] == ["serve"] else argv))
 
-    from ..cli import main
 
+if __name__ == "__main__":
     sys.exit(main())

@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from ..geometry import Camera
-from . import BATCH_REJECTED, MODEL_NAME, REQUEST_ID, request_inputs, response_outputs
+from ..result import Result
+from ..skeletons import get_skeleton
+from .protocol import BATCH_REJECTED, MODEL_NAME, REQUEST_ID, request_inputs, response_outputs
 
 __all__ = ["Client", "ServerError", "ServerUnavailable"]
 
@@ -182,15 +184,13 @@ class Client:
     @property
     def skeleton(self) -> str:
         """The served model's joint layout: the repository's lfsdk_model_config parameter when the server has
-        one, else the layout lfsdk.data.skeletons knows with the served joint count."""
+        one, else the layout lfsdk.skeletons knows with the served joint count."""
         if self._skeleton is None:
             self._skeleton = self._read_skeleton()
         return self._skeleton
 
     def _read_skeleton(self) -> str:
         import json
-
-        from ..data.skeletons import get_skeleton
 
         cfg = self._model_config()
         params = cfg.get("parameters", {}) or {}
@@ -205,8 +205,6 @@ class Client:
     def __call__(self, depth: Any, camera: Camera | str | Any) -> Any:
         """depth (H,W) or (B,H,W) uint16 mm (numpy or torch), camera: Camera, preset/"fx,fy,cx,cy" or 4 numbers → the
         same lfsdk Result the in-process estimator returns (NumPy arrays; depth kept for draw)."""
-        from ..result import Result
-
         d = depth.detach().cpu().numpy() if hasattr(depth, "detach") else np.asarray(depth)
         d = d[None] if d.ndim == 2 else d
         if d.ndim != 3 or d.shape[0] == 0:

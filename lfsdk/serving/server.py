@@ -23,7 +23,9 @@ from typing import Callable
 
 import numpy as np
 
-from . import BATCH_REJECTED, MODEL_NAME, REQUEST_ID, check_camera, request_inputs, response_outputs
+from ..estimator import HandPoseEstimator
+from ..geometry import Camera
+from .protocol import BATCH_REJECTED, MODEL_NAME, REQUEST_ID, check_camera, request_inputs, response_outputs
 
 __all__ = ["ServeConfig", "ServeUnavailable", "ensure_libpython", "import_pytriton", "BatchRejected",
            "check_request", "result_arrays", "make_infer", "serve"]
@@ -126,8 +128,6 @@ def make_infer(estimator):
     Requests with equal frame size and camera run as one estimator call. PyTriton answers a failed call with
     one error for every request in it, so a malformed request is named (by the Client's request id) in that
     error: the others were not run, and the Client retries them."""
-    from ..geometry import Camera
-
     def infer(requests):
         bad = []
         for i, r in enumerate(requests):
@@ -203,8 +203,6 @@ def serve(config: ServeConfig, *, on_ready: Callable[[], None] | None = None) ->
     ensure_libpython()
     pt = import_pytriton()
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
-
-    from ..estimator import HandPoseEstimator
 
     est = (HandPoseEstimator(config.model, backend=config.backend) if config.model is not None
            else HandPoseEstimator.from_pretrained(backend=config.backend))

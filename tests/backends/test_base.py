@@ -9,7 +9,6 @@ import torch
 from lfsdk import HandPoseEstimator
 from lfsdk.backends import (AUTO_ORDER, REGISTRY, Availability, Backend, BackendUnavailable, Outputs, auto,
                             availability, backend_class, create, resolve_device)
-from lfsdk.backends import base
 from lfsdk.model import ModelConfig
 from tests.api_helpers import default_model_missing, make_frames, one_torch_thread, shared_cache, shared_model  # noqa: F401 (fixtures)
 

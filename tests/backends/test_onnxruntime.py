@@ -1,8 +1,6 @@
 """The onnxruntime backend: .onnx files and checkpoints (exported once into the cache), INT8, the profiler's
 per-stage split, bad files."""
-import json
 
-import numpy as np
 import pytest
 import torch
 

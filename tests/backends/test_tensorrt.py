@@ -434,13 +434,13 @@ def test_missing_engine_or_sidecar(tmp_path, rebuilds):
 
 def test_onnx_is_built_once_into_the_cache(monkeypatch, tmp_path):
     """_engine_from_onnx builds only when the cache has no valid engine for this ONNX/machine/profile."""
-    from lfsdk.export import tensorrt as export_trt
+    from lfsdk.backends import onnx_info
 
     monkeypatch.setenv("LFSDK_CACHE", str(tmp_path / "cache"))
     onnx_path = tmp_path / "hand.onnx"
     onnx_path.write_bytes(b"model")
-    info = export_trt.OnnxInfo(onnx_path, file_sha256(onnx_path), (("crops", ("batch", 1, 128, 128)),), "fp16")
-    monkeypatch.setattr(export_trt, "inspect_onnx", lambda p: info)
+    info = onnx_info.OnnxInfo(onnx_path, file_sha256(onnx_path), (("crops", ("batch", 1, 128, 128)),), "fp16")
+    monkeypatch.setattr(trt_backend, "inspect_onnx", lambda p: info)
     builds = []
 
     def fake_build(onnx, engine, config, *, device=None, log=print):
@@ -451,7 +451,7 @@ def test_onnx_is_built_once_into_the_cache(monkeypatch, tmp_path):
         write_sidecar(engine, s)
         return s
 
-    monkeypatch.setattr(export_trt, "build_engine", fake_build)
+    monkeypatch.setattr(trt_backend, "build_engine", fake_build)
     dev = torch.device("cpu")
     first, _ = trt_backend._engine_from_onnx(onnx_path, H100, None, DEFAULT_PROFILE, 1024, dev)
     again, _ = trt_backend._engine_from_onnx(onnx_path, H100, "fp16", DEFAULT_PROFILE, 1024, dev)
@@ -465,7 +465,7 @@ def test_onnx_is_built_once_into_the_cache(monkeypatch, tmp_path):
     with pytest.raises(BackendUnavailable, match="fp16 model.*lfsdk-export --fp32"):
         trt_backend._engine_from_onnx(onnx_path, H100, "fp32", DEFAULT_PROFILE, 1024, dev)
     info_qdq = replace(info, precision="int8", asymmetric_qdq=("/features/q",))
-    monkeypatch.setattr(export_trt, "inspect_onnx", lambda p: info_qdq)
+    monkeypatch.setattr(trt_backend, "inspect_onnx", lambda p: info_qdq)
     with pytest.raises(BackendUnavailable, match="symmetric INT8"):  # auto() moves on; no build is tried
         trt_backend._engine_from_onnx(onnx_path, H100, None, DEFAULT_PROFILE, 1024, dev)
     assert len(builds) == 4
@@ -486,7 +486,7 @@ def gpu_model(tmp_path_factory):
     """The shared test checkpoint (Kaiming weights: joints that move, so differences mean something), its
     FP16 ONNX and an engine with profile 2,4,8 (min > 1 exercises the padding)."""
     from lfsdk.export.onnx import export_onnx
-    from lfsdk.export.tensorrt import BuildConfig, build_engine
+    from lfsdk.backends.tensorrt_build import BuildConfig, build_engine
     from lfsdk.model import load_model
     from tests.api_helpers import shared_model
 

@@ -5,7 +5,7 @@ from PIL import Image
 
 from lfsdk.data.dataset import PreprocessConfig, make_dataset
 from lfsdk.data.icvl import open_icvl, read_icvl_depth, read_icvl_labels
-from lfsdk.data.protocol import DatasetLayoutError
+from lfsdk.data.readers import DatasetLayoutError
 from tests.data.fixtures import (ICVL_CAM, backproject, hand_frames, train_then_eval, write_icvl,
                                  write_icvl_png)
 

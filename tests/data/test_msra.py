@@ -6,7 +6,8 @@ import pytest
 
 from lfsdk.data.dataset import PreprocessConfig, make_dataset
 from lfsdk.data.msra import open_msra, read_msra_depth, read_msra_joints
-from lfsdk.data.protocol import MSRA_GESTURES, DatasetLayoutError
+from lfsdk.data.protocol import MSRA_GESTURES
+from lfsdk.data.readers import DatasetLayoutError
 from tests.data.fixtures import (MSRA_CAM, hand_frames, project, train_then_eval, write_msra,
                                  write_msra_bin, write_msra_sequence)
 

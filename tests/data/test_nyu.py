@@ -5,7 +5,8 @@ from PIL import Image
 
 from lfsdk.data.dataset import PreprocessConfig, make_dataset
 from lfsdk.data.nyu import open_nyu, read_nyu_depth
-from lfsdk.data.protocol import NYU_EVAL_JOINTS, DatasetLayoutError
+from lfsdk.data.protocol import NYU_EVAL_JOINTS
+from lfsdk.data.readers import DatasetLayoutError
 from tests.data.fixtures import (NYU_CAM, hand_frames, project, train_then_eval, write_nyu,
                                  write_nyu_png)
 

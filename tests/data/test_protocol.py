@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from lfsdk.data import protocol as P
+from lfsdk.data import readers as R
 from lfsdk.geometry import Camera
 
 
@@ -90,19 +91,19 @@ def test_labelled_frames_contract(tmp_path):
 
     paths = [tmp_path / f"{i}.x" for i in range(3)]
     xyz = (np.random.default_rng(0).uniform(-50, 50, (3, 16, 3)) + [0, 0, 400]).astype(np.float32)
-    frames = P.LabelledFrames(P.ICVL, "test", tmp_path, paths, xyz, P.to_numpy_uvd(xyz, P.ICVL.camera),
+    frames = R.LabelledFrames(P.ICVL, "test", tmp_path, paths, xyz, R.to_numpy_uvd(xyz, P.ICVL.camera),
                               lambda p: np.full((2, 2), float(Path(p).stem), np.float32))
     assert frames[2].depth[0, 0] == 2.0 and frames[-1].name == "2.x"
     sub = frames.subset([2, 0])
     assert [f.name for f in sub] == ["2.x", "0.x"]
     np.testing.assert_array_equal(sub.joints_xyz, xyz[[2, 0]])
-    np.testing.assert_allclose(P.to_numpy_xyz(frames.joints_uvd, P.ICVL.camera), xyz, atol=1e-3)
+    np.testing.assert_allclose(R.to_numpy_xyz(frames.joints_uvd, P.ICVL.camera), xyz, atol=1e-3)
     batch = torch.utils.data.default_collate([frames[0], frames[1]])
     assert batch.depth.shape == (2, 2, 2) and batch.joints_xyz.shape == (2, 16, 3)
     with pytest.raises(IndexError):
         frames[3]
     with pytest.raises(ValueError, match="do not match 2 frames"):
-        P.LabelledFrames(P.ICVL, "test", tmp_path, paths[:2], xyz, xyz, np.zeros)
+        R.LabelledFrames(P.ICVL, "test", tmp_path, paths[:2], xyz, xyz, np.zeros)
 
 
 def test_depth_stack_crops_like_the_eager_path(tmp_path):
@@ -111,9 +112,9 @@ def test_depth_stack_crops_like_the_eager_path(tmp_path):
     from tests.data.fixtures import ICVL_CAM, hand_frames
 
     fr = hand_frames(5, 16, ICVL_CAM, (320, 240), distance=350.0, seed=7)
-    frames = P.LabelledFrames(P.ICVL, "test", tmp_path, [tmp_path / f"{i}" for i in range(5)], fr.xyz.astype(np.float32),
+    frames = R.LabelledFrames(P.ICVL, "test", tmp_path, [tmp_path / f"{i}" for i in range(5)], fr.xyz.astype(np.float32),
                               fr.uvd.astype(np.float32), lambda p: fr.depth[int(p.name)].astype(np.float32))
-    stack = P.DepthStack(frames)
+    stack = R.DepthStack(frames)
     assert stack.shape == (5, 240, 320) and len(stack) == 5
     np.testing.assert_array_equal(stack[1:4], fr.depth[1:4].astype(np.float32))
     lazy = HandCropDataset(stack, frames.joints_uvd, P.ICVL.camera, PreprocessConfig(), chunk=2)
@@ -125,12 +126,12 @@ def test_depth_stack_crops_like_the_eager_path(tmp_path):
 
 
 def test_val_and_subsets():
-    np.testing.assert_array_equal(P.evenly_spaced(10, 3), [0, 4, 9])  # 0, 4.5 → 4 (round half to even), 9
-    np.testing.assert_array_equal(P.evenly_spaced(4, None), [0, 1, 2, 3])
-    np.testing.assert_array_equal(P.evenly_spaced(4, 9), [0, 1, 2, 3])
+    np.testing.assert_array_equal(R.evenly_spaced(10, 3), [0, 4, 9])  # 0, 4.5 → 4 (round half to even), 9
+    np.testing.assert_array_equal(R.evenly_spaced(4, None), [0, 1, 2, 3])
+    np.testing.assert_array_equal(R.evenly_spaced(4, 9), [0, 1, 2, 3])
     with pytest.raises(ValueError, match="at least one frame"):
-        P.evenly_spaced(4, 0)
-    assert [P.reader_split(s) for s in ("train", "val", "test")] == ["train", "test", "test"]
+        R.evenly_spaced(4, 0)
+    assert [R.reader_split(s) for s in ("train", "val", "test")] == ["train", "test", "test"]
     with pytest.raises(ValueError, match="unknown split 'dev'"):
-        P.reader_split("dev")
-    assert P.VAL_FRAMES == 500
+        R.reader_split("dev")
+    assert R.VAL_FRAMES == 500

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lfsdk.data.skeletons import HAND21_NAMES, joints_for_layout
+from lfsdk.skeletons import HAND21_NAMES, joints_for_layout
 from lfsdk.data.synthetic import CLUTTER_GAP, RenderOptions, render_batch, render_hand
 from lfsdk.geometry import Camera
 

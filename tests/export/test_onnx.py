@@ -8,7 +8,7 @@ from torch import nn
 
 from lfsdk import geometry
 from lfsdk.export.fold import fold_batchnorm
-from lfsdk.export.metadata import OnnxMetadataError, read_metadata, read_onnx_config
+from lfsdk.model.onnx_metadata import OnnxMetadataError, read_metadata, read_onnx_config
 from lfsdk.export.onnx import export_onnx
 from lfsdk.model import LatentFusion, ModelConfig, save_checkpoint
 from lfsdk.model.checkpoint import file_sha256

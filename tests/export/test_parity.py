@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from lfsdk.export import parity as P
-from lfsdk.export.parity import BARS, RunnerUnavailable, compare, parity_report, register_runner
+from lfsdk.export.parity import BARS, RunnerUnavailable, compare, parity_report
 
 
 def test_frames_are_held_out_rendered_and_the_model_is_not_trivial(frames, calibration, reference):
@@ -52,13 +52,10 @@ def test_a_wrong_graph_fails_the_bar(model, frames, reference, exported):
             out["joints"][:, 0, 0] *= 1.01
             return out
 
-    register_runner("nudged", lambda path, prec: Nudged())
-    try:
-        report = parity_report(model, {"fp32": exported["fp32"]}, {k: v[:64] for k, v in frames.items()
-                                                                    if k != "source"},
-                               reference={k: v[:64] for k, v in reference.items()})
-    finally:
-        del P.RUNNER_FACTORIES["nudged"]
+    report = parity_report(model, {"fp32": exported["fp32"]}, {k: v[:64] for k, v in frames.items()
+                                                                if k != "source"},
+                           factories={"nudged": lambda path, prec: Nudged()},
+                           reference={k: v[:64] for k, v in reference.items()})
     rows = {(r.runner, r.output): r for r in report.rows}
     assert rows["onnxruntime-fp32", "joints"].passed
     assert not rows["nudged", "joints"].passed and not report.passed
@@ -68,12 +65,8 @@ def test_unavailable_engine_is_skipped_not_passed(model, frames, reference, expo
     def factory(path, prec):
         raise RunnerUnavailable("no GPU here")
 
-    register_runner("fake-gpu", factory)
-    try:
-        report = parity_report(model, {"fp32": exported["fp32"]}, {k: v[:8] for k, v in frames.items() if k != "source"},
-                               reference={k: v[:8] for k, v in reference.items()})
-    finally:
-        del P.RUNNER_FACTORIES["fake-gpu"]
+    report = parity_report(model, {"fp32": exported["fp32"]}, {k: v[:8] for k, v in frames.items() if k != "source"},
+                           factories={"fake-gpu": factory}, reference={k: v[:8] for k, v in reference.items()})
     assert any("fake-gpu fp32: no GPU here" in s for s in report.skipped)
     assert all(not r.runner.startswith("fake") for r in report.rows)
     assert "skipped: fake-gpu" in report.table()

@@ -3,7 +3,7 @@ import numpy as np
 import onnx
 import pytest
 
-from lfsdk.export.metadata import read_metadata, read_onnx_config
+from lfsdk.model.onnx_metadata import read_metadata, read_onnx_config
 from lfsdk.export.quantize import QUANTISED_STAGES, CropsReader, quantize_int8
 from lfsdk.stages import stage_of
 

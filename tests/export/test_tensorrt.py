@@ -16,10 +16,11 @@ import torch
 from onnx import TensorProto, helper
 
 from lfsdk.engine_cache import BatchProfile, parse_profile, read_sidecar
-from lfsdk.export.tensorrt import (
-    BuildConfig, BuildProgress, OnnxInfo, _load_timing_cache, format_parser_errors, inspect_onnx, main,
-    network_flags, onnx_precision, trtexec_command,
+from lfsdk.backends.onnx_info import OnnxInfo, inspect_onnx, onnx_precision
+from lfsdk.backends.tensorrt_build import (
+    BuildConfig, BuildProgress, _load_timing_cache, format_parser_errors, network_flags, trtexec_command,
 )
+from lfsdk.export.tensorrt import main
 from lfsdk.model import LatentFusion, ModelConfig
 from tests.requirements import has_tensorrt_gpu, requires_tensorrt
 
@@ -117,7 +118,7 @@ def _qdq(zero_point: int, dtype) -> onnx.ModelProto:
 
 
 def test_asymmetric_qdq_is_found_before_tensorrt_refuses_it():
-    from lfsdk.export.tensorrt import asymmetric_qdq
+    from lfsdk.backends.onnx_info import asymmetric_qdq
 
     assert asymmetric_qdq(_qdq(0, TensorProto.INT8)) == ()
     assert asymmetric_qdq(_qdq(3, TensorProto.INT8)) == ("/features/q", "/features/dq")
@@ -540,7 +541,7 @@ def fake_gpu(monkeypatch, tmp_path):
 
 def test_build_sequence_with_a_stand_in(small_fp16_onnx, fake_gpu, monkeypatch, tmp_path):
     from lfsdk.engine_cache import MachineInfo, timing_cache_path
-    from lfsdk.export.tensorrt import build_engine
+    from lfsdk.backends.tensorrt_build import build_engine
     from lfsdk.model.checkpoint import file_sha256
 
     fake = _Recorder()
@@ -588,7 +589,7 @@ def test_build_writes_engine_sidecar_and_timing_cache(small_fp16_onnx, tmp_path,
     import tensorrt as trt
 
     from lfsdk.engine_cache import MachineInfo, timing_cache_path
-    from lfsdk.export.tensorrt import build_engine
+    from lfsdk.backends.tensorrt_build import build_engine
     from lfsdk.model.checkpoint import file_sha256
 
     monkeypatch.setenv("LFSDK_CACHE", str(tmp_path / "cache"))
@@ -606,7 +607,8 @@ def test_build_writes_engine_sidecar_and_timing_cache(small_fp16_onnx, tmp_path,
 @pytest.mark.tensorrt
 @requires_tensorrt
 def test_parse_errors_surface_node_names(tmp_path):
-    from lfsdk.export.tensorrt import OnnxParseError, build_engine
+    from lfsdk.backends.onnx_info import OnnxParseError
+    from lfsdk.backends.tensorrt_build import build_engine
 
     bad = tmp_path / "bad.onnx"
     node = helper.make_node("NoSuchOp", ["x"], ["y"], name="/decode/NoSuchOp", domain="lfsdk.test")
@@ -622,11 +624,10 @@ def test_parse_errors_surface_node_names(tmp_path):
 def test_fp16_engine_matches_torch_on_held_out_frames(exported, model, frames, reference, tmp_path, monkeypatch):
     """The FP16 engine (strongly typed from the FP16 ONNX) vs eager torch FP32: ≤ 0.5 mm mean on the fused
     joints over the conftest's 256 held-out rendered frames; the engine runs through the parity runner."""
-    from lfsdk.export.parity import compare
-    from lfsdk.export.tensorrt import TensorRTRunner
+    from lfsdk.export.parity import BackendRunner, compare
 
     monkeypatch.setenv("LFSDK_CACHE", str(tmp_path / "cache"))
-    runner = TensorRTRunner(exported["fp16"], "fp16")
+    runner = BackendRunner.factory("tensorrt")(exported["fp16"], "fp16")
     got = runner({"crops": frames["crops"]})
     rows = {r.output: r for r in compare(reference, got, frames["cube"] / 2, runner.name, "fp16")}
     assert rows["joints"].mean <= 0.5, rows["joints"]

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 
 
 def free_ports(n: int) -> tuple[int, ...]:

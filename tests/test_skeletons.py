@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lfsdk.data.skeletons import HAND21_NAMES, LAYOUTS, coincident_joints, get_skeleton, joints_for_layout
+from lfsdk.skeletons import HAND21_NAMES, LAYOUTS, coincident_joints, get_skeleton, joints_for_layout
 
 
 @pytest.mark.parametrize("name,m", [("nyu", 14), ("icvl", 16), ("msra", 21)])

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import onnx
 
-from ..model.network import ModelConfig
+from .._version import __version__
+from ..skeletons import get_skeleton
+from .checkpoint import file_sha256
+from .network import ModelConfig
 
 __all__ = ["ONNX_FORMAT", "INPUT_NORMALISATION", "write_metadata", "read_metadata", "read_onnx_config",
            "OnnxMetadataError", "sidecar_path", "write_sidecar"]
@@ -32,11 +35,7 @@ class OnnxMetadataError(ValueError):
 
 
 def _skeleton_props(config: ModelConfig) -> dict[str, str]:
-    """Joint names and bones when lfsdk.data.skeletons knows this layout with this joint count."""
-    try:
-        from ..data.skeletons import get_skeleton
-    except ImportError:  # the data package is optional for export
-        return {}
+    """Joint names and bones when lfsdk.skeletons knows this layout with this joint count."""
     try:
         sk = get_skeleton(config.skeleton)
     except (KeyError, ValueError):
@@ -49,8 +48,6 @@ def _skeleton_props(config: ModelConfig) -> dict[str, str]:
 def write_metadata(model: onnx.ModelProto, config: ModelConfig, *, precision: str, xyz: bool,
                    checkpoint_sha256: str | None = None) -> onnx.ModelProto:
     """Replace the lfsdk.* entries of model.metadata_props (in place; returns the model)."""
-    from .. import __version__
-
     props = {
         "format": ONNX_FORMAT,
         "version": __version__,
@@ -112,9 +109,6 @@ def write_sidecar(onnx_path: str | os.PathLike, *, precision: str, opset: int, x
                   variants: dict[str, str | os.PathLike], parity: dict | None) -> Path:
     """`<model>.onnx.json`: provenance of one exported file (its sha256, the checkpoint's, lfsdk version,
     opset, precision), the sibling variants of the same export, and the parity report (None if skipped)."""
-    from .. import __version__
-    from ..model.checkpoint import file_sha256
-
     data = {
         "format": ONNX_FORMAT,
         "lfsdk_version": __version__,

@@ -1,0 +1,1 @@
+"""The `lfsdk` subcommands, one module each (see lfsdk.cli)."""

@@ -1,0 +1,89 @@
+"""What the `lfsdk` subcommands share: reading depth files, the backend options, building the estimator."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ..backends.base import PRECISIONS, REGISTRY
+from ..estimator import HandPoseEstimator
+from ..skeletons import get_skeleton
+
+__all__ = ["DEPTH_SUFFIXES", "read_depth_file", "frames", "add_backend_arguments", "make_estimator", "joint_names"]
+
+DEPTH_SUFFIXES = (".png", ".npy")
+
+
+def read_depth_file(path: str | Path) -> np.ndarray:
+    """A depth file → (H, W) or (B, H, W) millimetres: a single-channel 16-bit PNG (uint16) or a .npy array
+    of integers/floats (read without pickle). Anything else raises ValueError naming the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such file")
+    if p.suffix.lower() == ".npy":
+        try:
+            a = np.load(p, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise ValueError(f"{p}: not a readable .npy array ({e})") from None
+        if a.dtype.kind not in "iuf" or a.ndim not in (2, 3):
+            raise ValueError(f"{p}: not a depth image (array {a.dtype} of shape {a.shape}; expected (H, W) or "
+                             "(B, H, W) integers or floats in mm)")
+        return a
+    if p.suffix.lower() == ".png":
+        try:
+            with Image.open(p) as img:
+                mode = img.mode
+                a = np.array(img)
+        except (UnidentifiedImageError, OSError) as e:
+            raise ValueError(f"{p}: not a readable PNG ({e})") from None
+        if mode not in ("I;16", "I;16B", "I;16L", "I") or a.ndim != 2:
+            raise ValueError(f"{p}: not a depth image (PNG mode {mode}, shape {a.shape}; expected a "
+                             "single-channel 16-bit PNG of millimetres)")
+        if a.dtype != np.uint16:
+            if a.min() < 0 or a.max() > 65535:
+                raise ValueError(f"{p}: values {a.min()}..{a.max()} do not fit 16-bit depth in mm")
+            a = a.astype(np.uint16)
+        return a
+    raise ValueError(f"{p}: unsupported file type {p.suffix or '(none)'!r}: expected a 16-bit .png or a .npy")
+
+
+def frames(files: list[str]) -> Iterator[tuple[str, int, np.ndarray]]:
+    """(file, index within the file, (H, W) frame) for every frame of every file, read one file at a time."""
+    for f in files:
+        a = read_depth_file(f)
+        for i, frame in enumerate(a if a.ndim == 3 else a[None]):
+            yield f, i, frame
+
+
+def add_backend_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backend", default="auto", choices=["auto", *REGISTRY],
+                   help="inference backend (default: auto, the fastest usable here)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
+    p.add_argument("--precision", default=None, choices=PRECISIONS, help="default: the backend's")
+    p.add_argument("--torch-threads", type=int, default=1,
+                   help="torch intra-op threads for the CPU pre/post-processing (and the torch backend); "
+                        "default 1: these ops are small, and more threads than free cores slow them down")
+
+
+def make_estimator(args: argparse.Namespace, **kw):
+    if args.torch_threads < 1:
+        raise ValueError(f"--torch-threads must be ≥ 1, got {args.torch_threads}")
+    torch.set_num_threads(args.torch_threads)  # the command owns its process: a global setting is fine here
+
+    opts = dict(backend=args.backend, device=args.device, precision=args.precision, **kw)
+    if getattr(args, "model", None):
+        return HandPoseEstimator(args.model, **opts)
+    return HandPoseEstimator.from_pretrained(**opts)
+
+
+def joint_names(skeleton: str, m: int) -> list[str]:
+    """The layout's joint names when lfsdk.skeletons knows `skeleton` with m joints, else joint0…joint{m-1}."""
+    try:
+        sk = get_skeleton(skeleton)
+    except ValueError:
+        sk = None
+    return list(sk.names) if sk is not None and sk.num_joints == m else [f"joint{j}" for j in range(m)]

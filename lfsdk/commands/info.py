@@ -1,0 +1,63 @@
+"""`lfsdk info`: version, the backends usable here (and why not the others), devices, the model table."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+
+import torch
+
+from .._version import __version__
+from ..backends.base import availability
+from ..model import LatentFusion, ModelConfig
+from ..model.checkpoint import read_config, resolve_checkpoint
+from ..model.summary import format_summary
+from ..pretrained import default_model_path
+
+__all__ = ["HELP", "add_arguments", "run"]
+
+HELP = "version, backends usable here and why not the others, devices, model table"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", action="store_true", help="print the parameter/MAC table beside the paper's")
+    p.add_argument("--joints", type=int, default=14, help="joint count M for --model (default 14, NYU)")
+
+
+def _version(module: str) -> str:
+    try:
+        return str(importlib.import_module(module).__version__).split("-")[0]
+    except ImportError:
+        return "not installed"
+    except Exception as e:  # a broken optional install must not break `lfsdk info`
+        return f"broken ({type(e).__name__})"
+
+
+def run(args: argparse.Namespace) -> int:
+    print(f"lfsdk {__version__}  (python {platform.python_version()}, torch {torch.__version__}, onnxruntime "
+          f"{_version('onnxruntime')}, openvino {_version('openvino')}, tensorrt {_version('tensorrt')})")
+    print("\ndevices")
+    print(f"  cpu     {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            p = torch.cuda.get_device_properties(i)
+            print(f"  cuda:{i}  {p.name}, {p.total_memory / 2**30:.0f} GiB, sm_{p.major}{p.minor}")
+    else:
+        print("  cuda    none (torch sees no CUDA device)")
+    print("\nbackends")
+    for dev in ("cpu", "cuda"):  # both, so a CPU-only machine says what the GPU backends would need
+        for name, ok in availability(dev).items():
+            status = "usable" if ok.ok else f"not usable: {ok.reason}"
+            print(f"  {name:<12} {dev:<5} {status}")
+    try:
+        path = default_model_path()
+        cfg = read_config(resolve_checkpoint(path)[1])
+        print(f"\ndefault model  {path}\n  {cfg.num_joints} joints ({cfg.skeleton}), cube {cfg.cube_size} mm, "
+              f"input {cfg.input_size}×{cfg.input_size}")
+    except (FileNotFoundError, ValueError) as e:
+        print(f"\ndefault model  not available ({e})")
+    if args.model:
+        print()
+        print(format_summary(LatentFusion(ModelConfig(num_joints=args.joints))))
+    return 0
