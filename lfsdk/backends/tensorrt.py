@@ -2,12 +2,15 @@
 
     backend = create("tensorrt", "hand.engine")          # checks hand.engine.json against this machine
     backend = create("tensorrt", "model_fp16.onnx")      # builds into ~/.cache/lfsdk once, then loads
+    backend = create("tensorrt", "runs/exp/best")         # a checkpoint: FP16 ONNX export first, then as above
     out = backend(crops)                                  # Outputs(joints, branch_joints, fusion_weights)
     backend.stage_times(crops)                            # ms per stage from TensorRT's per-layer profiler
 
 Buffers are torch tensors described by the engine's named I/O tensors (name, shape, dtype all read from the
 engine), bound with set_tensor_address(data_ptr()); execute_async_v3 runs on a torch.cuda.Stream, so no
-pycuda. Each input shape gets its own execution context, buffers and CUDA graph: one plain enqueue first
+pycuda. Batches are padded up to a few buckets (powers of two within the profile), and each bucket's input
+shape gets its own execution context, buffers and CUDA graph, the `max_slots` most recently used kept, so a
+varying hand count neither re-captures graphs nor grows memory without bound: one plain enqueue first
 (TensorRT may do deferred work on the first enqueue of a shape), then capture on the non-default stream in
 thread-local mode as trtexec does (samples/common/sampleInference.cpp, sampleDevice.h), then replay. The
 contexts share one scratch allocation (USER_MANAGED + set_device_memory), which is safe because they all run
@@ -23,7 +26,7 @@ from __future__ import annotations
 import re
 import sys
 import warnings
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,10 +40,13 @@ from ..model.checkpoint import file_sha256
 from ..model.network import ModelConfig
 from ..stages import NETWORK_STAGES, stage_of
 from .base import Availability, Backend, BackendUnavailable, Outputs
+from .onnx_file import onnx_for, onnx_precision
 
 __all__ = ["TensorRTBackend", "EngineRunner", "TRT_TO_TORCH", "torch_dtype", "layer_stage", "StageTimes",
-           "onnx_at_hand", "profile_for", "pad_batch", "resolve_engine", "cuda_device"]
+           "onnx_at_hand", "profile_for", "pad_batch", "batch_bucket", "resolve_engine", "cuda_device"]
 
+#: serialised engine files (anything else that is not an .onnx is taken for a checkpoint)
+ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 #: TensorRT DataType name → torch dtype. INT4, FP4 and E8M0 have no torch tensor type and never appear at
 #: this network's I/O; they are refused by name rather than mapped to something wrong.
 TRT_TO_TORCH = {
@@ -130,6 +136,12 @@ def pad_batch(t: torch.Tensor, n: int) -> torch.Tensor:
     return t if b >= n else torch.cat([t, t[-1:].expand(n - b, *t.shape[1:])])
 
 
+def batch_bucket(b: int, lo: int, hi: int) -> int:
+    """The batch a run of b rows (1 ≤ b ≤ hi) is padded to: the next power of two, kept inside the profile
+    [lo, hi]. At most ⌈log2 hi⌉ + 1 shapes, whatever the hand count, at under twice the rows."""
+    return min(max(1 << (b - 1).bit_length(), lo), hi)
+
+
 @dataclass
 class _Slot:
     """One set of input shapes: its execution context, its I/O buffers (by tensor name) and, once
@@ -155,8 +167,14 @@ class EngineRunner:
 
     Names, shapes and dtypes all come from the engine. Inputs whose first dim is dynamic share the batch
     dimension of the engine's optimisation profile 0; their batch must lie in `batch_range` (rows below the
-    min are padded). Outputs come back as new tensors (float outputs as float32) on the caller's stream.
+    min are padded, and with `buckets` rounded up by batch_bucket). Outputs come back as new tensors (float
+    outputs as float32) on the caller's stream.
     """
+
+    #: per-shape slots (context, buffers, CUDA graph) kept, least recently used dropped first
+    max_slots = 8
+    #: pad batches up to batch_bucket sizes (False: one slot per distinct batch size)
+    buckets = True
 
     def __init__(self, trt, engine_path: Path, device: torch.device, *, cuda_graphs: bool = True):
         from lfsdk.export.tensorrt import io_specs
@@ -179,7 +197,7 @@ class EngineRunner:
             # one scratch area for every context (device_memory_size_v2: TensorRT ≥ 10.1; v1 is gone in 11)
             self._scratch = torch.empty(max(int(self.engine.device_memory_size_v2), 1), dtype=torch.uint8,
                                         device=device)
-        self._slots: dict[tuple, _Slot] = {}
+        self._slots: OrderedDict[tuple, _Slot] = OrderedDict()
 
     def _new_slot(self, shapes: dict[str, tuple]) -> _Slot:
         trt = self._trt
@@ -232,17 +250,27 @@ class EngineRunner:
         lo, hi = self.batch_range
         if not 1 <= b <= hi:
             raise ValueError(f"batch {b} is outside the engine's profile (1..{hi}); split it or rebuild with --batch")
-        n = max(b, lo)
+        n = batch_bucket(b, lo, hi) if self.buckets else max(b, lo)
         return b, {k: (pad_batch(t, n) if k in self.batched else t) for k, t in feeds.items()}
+
+    def _slot(self, key: tuple) -> _Slot:
+        """The slot for these input shapes: made on first use, then kept in an LRU of `max_slots`. Dropping
+        one is safe: the caller's stream has waited for its last run before any later allocation reuses it."""
+        slot = self._slots.get(key)
+        if slot is not None:
+            self._slots.move_to_end(key)
+            return slot
+        slot = self._slots[key] = self._new_slot(dict(key))
+        while len(self._slots) > self.max_slots:
+            self._slots.popitem(last=False)
+        return slot
 
     def run(self, feeds: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         b, feeds = self._prepare(feeds)
         caller = torch.cuda.current_stream(self.device)
         with torch.cuda.device(self.device):
             key = tuple((k, tuple(t.shape)) for k, t in sorted(feeds.items()))
-            slot = self._slots.get(key)
-            if slot is None:
-                slot = self._slots[key] = self._new_slot(dict(key))
+            slot = self._slot(key)
             self.stream.wait_stream(caller)  # the feeds were written on the caller's stream
             with torch.cuda.stream(self.stream):
                 for name, t in feeds.items():
@@ -312,11 +340,30 @@ class TensorRTBackend(Backend):
         return Availability(True)
 
     @classmethod
+    def precisions_for(cls, path: Path, device: torch.device) -> tuple[str, ...]:
+        """An .onnx or .engine runs at the precision it holds; a checkpoint is exported at FP16 or FP32 (its
+        INT8 export has asymmetric Q/DQ, which TensorRT refuses)."""
+        if device.type != "cuda":
+            return ()
+        path = Path(path)
+        try:
+            if path.suffix == ".onnx":
+                held = onnx_precision(path)
+            elif path.suffix in ENGINE_SUFFIXES:
+                held = read_sidecar(path).precision
+            else:
+                return ("fp16", "fp32")
+        except (BackendUnavailable, SidecarError):
+            return ()
+        return (held,) if held in cls.precisions["cuda"] else ()
+
+    @classmethod
     def load(cls, path: Path, *, device: str | torch.device | None = None, precision: str | None = None,
              max_batch: int | None = None, batch: BatchProfile | str | None = None, cuda_graphs: bool = True,
              workspace_mib: int = 1024, **options) -> "TensorRTBackend":
         """Open an .engine (checked against its sidecar; rebuilt from its ONNX when this machine differs
-        and the ONNX is at hand) or an .onnx (built once into the engine cache with profile `batch`)."""
+        and the ONNX is at hand), an .onnx (built once into the engine cache with profile `batch`) or a
+        checkpoint (exported once into the ONNX cache at `precision`, FP16 by default, then built)."""
         if options:  # auto() hands every backend the same options; say which ones TensorRT does not use
             warnings.warn(f"TensorRT backend ignores options {sorted(options)}", stacklevel=2)
         ok = cls.available(device)
@@ -326,7 +373,10 @@ class TensorRTBackend(Backend):
         dev = cuda_device(device)
         if precision is not None:
             cls.resolve_precision(dev, precision)  # a name TensorRT can hold; the file must then match it
-        engine, sidecar = resolve_engine(trt, Path(path), dev, precision=precision, max_batch=max_batch,
+        path = Path(path)
+        if path.suffix != ".onnx" and path.suffix not in ENGINE_SUFFIXES:  # a checkpoint: as onnxruntime does
+            path, _ = onnx_for(path, precision or cls.precisions["cuda"][0])
+        engine, sidecar = resolve_engine(trt, path, dev, precision=precision, max_batch=max_batch,
                                          batch=batch, workspace_mib=workspace_mib)
         return cls(EngineRunner(trt, engine, dev, cuda_graphs=cuda_graphs), sidecar, max_batch=max_batch)
 
@@ -379,7 +429,7 @@ def resolve_engine(trt, path: Path, device: torch.device, *, precision: str | No
     machine = MachineInfo.current(trt.__version__, device)
     if path.suffix == ".onnx":
         return _engine_from_onnx(path, machine, precision, profile_for(batch, max_batch), workspace_mib, device)
-    if path.suffix in (".engine", ".plan", ".trt"):
+    if path.suffix in ENGINE_SUFFIXES:
         return _checked_engine(path, machine, precision, workspace_mib, device)
     raise BackendUnavailable(f"{path}: TensorRT loads an .engine or builds from an .onnx (export one with "
                              f"lfsdk-export)")
