@@ -9,7 +9,6 @@ rounds their inputs to 10 mantissa bits: an "FP32" run would then be neither FP3
 """
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -22,8 +21,6 @@ __all__ = ["COMPILE_MODES", "strict_fp32", "compile_mode", "compile_network"]
 #: torch.compile modes the backend takes: those without CUDA graphs of their own ("reduce-overhead" and
 #: "max-autotune" capture their own, which would nest inside the backend's capture)
 COMPILE_MODES = ("default", "max-autotune-no-cudagraphs")
-#: the dynamo backend; smoke tests set "eager" (trace only, no code generation) to stay fast on a CPU
-COMPILE_BACKEND_ENV = "LFSDK_COMPILE_BACKEND"
 
 
 @contextmanager
@@ -52,7 +49,7 @@ def compile_mode(option: bool | str | None) -> str | None:
 
 
 def compile_network(model: torch.nn.Module, mode: str) -> torch.nn.Module:
-    """`model` wrapped by torch.compile (compiled lazily, on its first call). Shapes are static for the first
-    batch size and turn dynamic on the second (dynamic=None), so a varying batch costs two compiles."""
-    backend = os.environ.get(COMPILE_BACKEND_ENV, "inductor")
-    return torch.compile(model, mode=None if backend != "inductor" else mode, dynamic=None, backend=backend)
+    """`model` wrapped by torch.compile with inductor (compiled lazily, on its first call). Shapes are static
+    for the first batch size and turn dynamic on the second (dynamic=None), so a varying batch costs two
+    compiles. TORCHDYNAMO_DISABLE=1 turns compiling off (the model runs eagerly), as for any torch.compile."""
+    return torch.compile(model, mode=mode, dynamic=None, backend="inductor")
