@@ -32,27 +32,11 @@ py=${PYTHON:-python3}
 work=$(mktemp -d)  # outside the repo and $OUT: the import site, the step record
 site=$work/site
 
-say() { echo "$*" | tee -a "$log"; }
-
-# step NAME SECONDS COMMAND...: run it under `timeout`, output to the log (and stdout), never stop the script
-step() {
-  local name=$1 secs=$2 t0 rc
-  shift 2
-  t0=$(date +%s)
-  say "=== $name (timeout ${secs}s): $*"
-  timeout --kill-after=10 "$secs" "$@" 2>&1 | tee -a "$log"
-  rc=${PIPESTATUS[0]}
-  echo "$name $rc $(($(date +%s) - t0))" >>"$work/steps"
-  say "=== $name: exit $rc after $(($(date +%s) - t0)) s$([ "$rc" = 124 ] && echo ' (timed out)')"
-}
+# shellcheck source=benchmarks/gpu_lib.sh
+. "$repo/benchmarks/gpu_lib.sh"
 
 say "gpu.sh $(date -u +%FT%TZ) repo=$repo out=$out dry_run=${dry:-0} python=$($py -c 'import sys; print(sys.executable)' 2>&1)"
-mkdir -p "$site/lfsdk"
-for f in "$repo"/lfsdk/*; do
-  [ "$(basename "$f")" = __pycache__ ] || ln -s "$f" "$site/lfsdk/$(basename "$f")"
-done
-ln -s "$repo/export" "$site/lfsdk/export"
-ln -s "$repo/kernels" "$site/lfsdk/kernels"
+lfsdk_site "$site"
 if [ -n "${WHEELS:-}" ]; then  # pure wheels the machine lacks, installed beside lfsdk (no index, no network)
   step wheels 120 "$py" -m pip install -q --no-index --no-deps --no-compile --target "$site" "$WHEELS"/*.whl
 fi
@@ -63,6 +47,7 @@ cd "$work" || exit 2
 model=()
 [ -n "${MODEL:-}" ] && model=(--model "$MODEL")
 if [ -n "$dry" ]; then
+  export TIMEOUT_SCALE=${TIMEOUT_SCALE:-10}  # timeouts are sized for the GPU machine, not a busy CPU
   # CPU, tiny sizes; the Triton interpreter; torch.compile's plumbing without its ~20 s compile on this CPU
   export TRITON_INTERPRET=1 TORCHDYNAMO_DISABLE=1
   env_args=(--dry-run)
