@@ -105,7 +105,9 @@ def summary(out: Path, steps: Path | None) -> str:
              f"{(kernels or {}).get('cuda', '?')}, capability {m.get('capability', '?')}; frames: "
              f"{(bench or {}).get('frames', '?')}.", ""]
     return "\n".join(head + ["## Steps", ""] + steps_table(steps)
-                     + ["", "## Targets", ""] + targets(bench, kernels)
+                     + ["", "## Targets", "", "End to end: raw uint16 frames already in the device's memory → "
+                        "joints in mm (preprocess, network, postprocess), medians of CUDA-event timings.", ""]
+                     + targets(bench, kernels)
                      + ["", "## Per stage against the paper", ""] + stage_split(bench)
                      + ["", "## First call (torch.compile: compile time) and parity with FP32", ""] + compile_report(bench)
                      + ["", "Full tables: bench.md (every variant and batch), kernels.md (every kernel); "

@@ -254,16 +254,20 @@ class EngineRunner:
         return b, {k: (pad_batch(t, n) if k in self.batched else t) for k, t in feeds.items()}
 
     def _slot(self, key: tuple) -> _Slot:
-        """The slot for these input shapes: made on first use, then kept in an LRU of `max_slots`. Dropping
-        one is safe: the caller's stream has waited for its last run before any later allocation reuses it."""
+        """The slot for these input shapes: made on first use, then kept in an LRU of `max_slots`."""
         slot = self._slots.get(key)
         if slot is not None:
             self._slots.move_to_end(key)
             return slot
         slot = self._slots[key] = self._new_slot(dict(key))
         while len(self._slots) > self.max_slots:
-            self._slots.popitem(last=False)
+            self._retire(self._slots.popitem(last=False)[1])
         return slot
+
+    def _retire(self, slot: _Slot) -> None:
+        """Wait for a dropped slot's last run before its context, graph and buffers are freed (rare: the
+        buckets keep the number of shapes small)."""
+        self.stream.synchronize()
 
     def run(self, feeds: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         b, feeds = self._prepare(feeds)

@@ -34,8 +34,9 @@ def _runner(batch_range=(1, 64), max_slots=8) -> EngineRunner:
     r.batch_range = batch_range
     r.max_slots = max_slots
     r._slots = OrderedDict()
-    r.made = []
+    r.made, r.retired = [], []
     r._new_slot = lambda shapes: r.made.append(shapes) or _Slot(tuple(shapes.items()), None, {})
+    r._retire = lambda slot: r.retired.append(slot.key)
     return r
 
 
@@ -62,6 +63,7 @@ def test_slots_are_an_lru():
     r._slot(keys[0])  # used again: now the most recent
     r._slot(keys[3])  # evicts keys[1], the least recently used
     assert list(r._slots) == [keys[2], keys[0], keys[3]] and len(r.made) == 4
+    assert r.retired == [keys[1]]  # its last run waited for before it is freed
     r._slot(keys[1])  # gone, so made again
     assert len(r.made) == 5 and len(r._slots) == 3
     assert EngineRunner.max_slots == 8  # as the torch backend's CUDA graphs
