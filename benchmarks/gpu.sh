@@ -35,7 +35,8 @@ site=$work/site
 # shellcheck source=benchmarks/gpu_lib.sh
 . "$repo/benchmarks/gpu_lib.sh"
 
-say "gpu.sh $(date -u +%FT%TZ) repo=$repo out=$out dry_run=${dry:-0} python=$($py -c 'import sys; print(sys.executable)' 2>&1)"
+say "gpu.sh $(date -u +%FT%TZ) repo=$repo out=$out dry_run=${dry:-0}" \
+  "python=$($py -c 'import sys; print(sys.executable)' 2>&1)"
 lfsdk_site "$site"
 if [ -n "${WHEELS:-}" ]; then  # pure wheels the machine lacks, installed beside lfsdk (no index, no network)
   step wheels 120 "$py" -m pip install -q --no-index --no-deps --no-compile --target "$site" "$WHEELS"/*.whl
@@ -54,7 +55,8 @@ if [ -n "$dry" ]; then
   kernel_args=(--dry-run)
   bench_args=(--device cpu --frame-size 128x96 --batches 1,2 --iters 2 --warmup 1 --backends torch --precisions fp32)
 else
-  step nvidia-smi 20 bash -c 'nvidia-smi; nvidia-smi --format=csv --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.draw,power.limit,temperature.gpu,memory.used,memory.total'
+  query=name,driver_version,clocks.sm,clocks.max.sm,power.draw,power.limit,temperature.gpu,memory.used,memory.total
+  step nvidia-smi 20 bash -c "nvidia-smi; nvidia-smi --format=csv --query-gpu=$query"
   env_args=()
   kernel_args=(--batches 1 64 512)
   bench_args=(--device cuda --frame-size 640x480 --batches 1,8,32,128,512 --iters 30 --warmup 3

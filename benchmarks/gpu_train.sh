@@ -61,7 +61,7 @@ step train "$train_secs" "$py" -m lfsdk.train --out "$run" --root "$work/cache" 
 cp "$run/best/model.safetensors" "$run/best/config.json" "$run/log.jsonl" "$out/" 2>>"$log"
 step eval "$eval_secs" "$py" -m lfsdk.evaluate "$run/best" --root "$work/cache" --out "$work/eval" "${eval_args[@]}"
 cp "$work/eval/eval.json" "$work/eval/eval.md" "$out/" 2>>"$log"
-step curve 30 "$py" -c "import sys; from lfsdk.evaluate import training_curve; training_curve(sys.argv[1], sys.argv[2])" \
+step curve 30 "$py" -c "import sys; from lfsdk.evaluate import training_curve as c; c(*sys.argv[1:])" \
   "$run/log.jsonl" "$out/curve.png"
 say "gpu_train.sh done $(date -u +%FT%TZ): $(ls "$out" | tr '\n' ' ')"
 rm -rf "$work"

@@ -157,8 +157,9 @@ def parity_mm(xyz: np.ndarray, reference: np.ndarray) -> dict | None:
 
 
 def _reference(model: str, cfg: BenchConfig):
-    """(torch FP32 estimator, "") for the parity column, or (None, why) when torch cannot run the model. It
-    runs each batch as the row does: an untrained net can amplify FP32 rounding that depends on batch size."""
+    """(torch FP32 estimator, what it is) for the parity column, or (None, why not) when torch cannot run the
+    model. It runs each batch as the row does: an untrained net can amplify FP32 rounding that depends on the
+    batch size."""
     from .estimator import HandPoseEstimator
 
     try:

@@ -1,12 +1,11 @@
 """The benchmark harness itself, on a tiny CPU run: schema, stage arithmetic, ratios, parity, files."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from lfsdk.bench import BASELINE, PAPER_FPS, BenchConfig, markdown, parity_mm, run, variant_jobs, variants, write_report
+from lfsdk.bench import BASELINE, PAPER_FPS, BenchConfig, parity_mm, run, variant_jobs, variants, write_report
 from lfsdk.model import LatentFusion, ModelConfig, save_checkpoint
 
 VARIANTS = ("torch fp32", "torch bf16", "torch fp32 compile")

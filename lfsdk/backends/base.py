@@ -23,7 +23,8 @@ import torch
 from ..model.network import ModelConfig
 
 __all__ = ["Outputs", "Availability", "BackendUnavailable", "BadOption", "Backend", "REGISTRY", "AUTO_ORDER",
-           "PRECISIONS", "register", "backend_class", "create", "auto", "availability", "resolve_device", "check_options"]
+           "PRECISIONS", "register", "backend_class", "create", "auto", "availability", "resolve_device",
+           "check_options"]
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 

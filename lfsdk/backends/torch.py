@@ -61,7 +61,8 @@ class TorchBackend(Backend):
     @classmethod
     def precisions_for(cls, path: Path, device: torch.device) -> tuple[str, ...]:
         """Every precision for a checkpoint; none for an exported file (.onnx, .engine), which torch cannot load."""
-        return () if Path(path).suffix in (".onnx", ".engine", ".plan", ".trt") else super().precisions_for(path, device)
+        exported = Path(path).suffix in (".onnx", ".engine", ".plan", ".trt")
+        return () if exported else super().precisions_for(path, device)
 
     @classmethod
     def load(cls, path: Path, *, device: str | torch.device | None = None, precision: str | None = None,

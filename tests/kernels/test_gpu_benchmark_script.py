@@ -34,7 +34,11 @@ def test_results_are_written_after_every_batch(tmp_path, monkeypatch):
         {"op": "preprocess", "batch": b, "triton": timing, "torch": timing, "speedup": 1.0, "parity": None}])
     written = []
     real_write = m.write
-    monkeypatch.setattr(m, "write", lambda res, out, name: written.append(len(res["rows"])) or real_write(res, out, name))
+
+    def write(res, out, name):
+        written.append(len(res["rows"]))
+        return real_write(res, out, name)
+    monkeypatch.setattr(m, "write", write)
     assert m.main(["--dry-run", "--batches", "1", "2", "3", "--out", str(tmp_path), "--name", "k"]) == 0
     assert written == [1, 2, 2]  # after each batch (a dry run keeps batches 1 and 2), then the final write
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.json", "k.md"]
