@@ -5,6 +5,7 @@
 #   OUT=/some/dir bash benchmarks/gpu.sh      # on the GPU: ≤ 8 minutes, everything lands in $OUT
 #   bash benchmarks/gpu.sh --dry-run          # the same steps on the CPU at tiny sizes (the test suite runs it)
 #   MODEL=run/best WHEELS=.whl PYTHON=python3 bash benchmarks/gpu.sh   # another checkpoint, extra wheels
+#   STEPS="bench summary" BENCH_ARGS="--batches 1,512" bash benchmarks/gpu.sh   # a short rerun of some steps
 #
 # $OUT (default benchmarks/results/gpu-<UTC time>) gets, each as soon as its step writes it (at most 8 files
 # come back from a lent machine): gpu.log (every step's output and exit status), kernels.json/.md (rewritten
@@ -47,6 +48,7 @@ cd "$work" || exit 2
 
 model=()
 [ -n "${MODEL:-}" ] && model=(--model "$MODEL")
+read -r -a bench_extra <<<"${BENCH_ARGS:-}"  # after the defaults below: argparse keeps the last value given
 if [ -n "$dry" ]; then
   export TIMEOUT_SCALE=${TIMEOUT_SCALE:-10}  # timeouts are sized for the GPU machine, not a busy CPU
   # CPU, tiny sizes; the Triton interpreter; torch.compile's plumbing without its ~20 s compile on this CPU
@@ -69,7 +71,8 @@ step env 45 "$py" "$repo/benchmarks/gpu_env.py" --site "$site" "${env_args[@]}"
 step kernels 90 "$py" "$repo/benchmarks/gpu_kernels.py" --out "$out" --name kernels "${kernel_args[@]}"
 # 3) the whole pipeline from raw frames: torch FP32 (eager, TF32 off) and FP16 (CUDA graphs), torch.compile
 #    FP16, and onnxruntime / TensorRT where this machine has them; parity with FP32 in mm per row
-step bench 290 "$py" -m lfsdk.bench "${bench_args[@]}" "${model[@]}" --compile --name bench -o "$out"
+step bench 290 "$py" -m lfsdk.bench "${bench_args[@]}" "${model[@]}" --compile --name bench -o "$out" \
+  "${bench_extra[@]}"
 # 4) one page: targets, the paper per stage, compile time and parity
 step summary 20 "$py" "$repo/benchmarks/gpu_summary.py" "$out" --steps "$work/steps"
 say "gpu.sh done $(date -u +%FT%TZ): $(ls "$out" | tr '\n' ' ')"

@@ -19,10 +19,15 @@ say() { echo "$*" | tee -a "$log"; }
 
 # step NAME SECONDS COMMAND...: run under `timeout` (SECONDS × $TIMEOUT_SCALE, default 1: a dry run on a
 # loaded CPU gets more), output to the log and stdout, exit status to the log and to $work/steps ("name exit
-# seconds"); never stops the calling script (there is no `set -e` to stop it).
+# seconds"); never stops the calling script (there is no `set -e` to stop it). With STEPS="a b" set, only
+# the steps named there run (a rerun of what failed, when device time is short).
 step() {
   local name=$1 secs=$(($2 * ${TIMEOUT_SCALE:-1})) t0 rc
   shift 2
+  if [ -n "${STEPS:-}" ] && [[ " $STEPS " != *" $name "* ]]; then
+    say "=== $name: skipped (STEPS=$STEPS)"
+    return 0
+  fi
   t0=$(date +%s)
   say "=== $name (timeout ${secs}s): $*"
   timeout --kill-after=10 "$secs" "$@" 2>&1 | tee -a "$log"

@@ -100,6 +100,14 @@ def test_a_failing_step_does_not_stop_the_others(tmp_path):
     assert "gpu.sh done" in log
 
 
+def test_steps_picks_the_steps_to_rerun(tmp_path):
+    proc = _run(tmp_path, PYTHON="false", STEPS="bench summary")
+    assert proc.returncode == 0, proc.stderr
+    log = (tmp_path / "gpu.log").read_text()
+    assert _exits(log) == {"bench": 1, "summary": 1}
+    assert "=== env: skipped" in log and "=== kernels: skipped" in log
+
+
 def test_refuses_unknown_arguments(tmp_path):
     proc = subprocess.run(["bash", str(SCRIPT), "--gpu"], env={**os.environ, "OUT": str(tmp_path)},
                           capture_output=True, text=True, timeout=60)
