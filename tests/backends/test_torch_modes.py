@@ -114,6 +114,7 @@ def test_cuda_graphs_are_made_on_the_models_device(ckpt, crops, monkeypatch):
 
 
 @cuda
+@pytest.mark.gpu
 @pytest.mark.slow
 def test_compiled_fp16_matches_eager_fp16_on_cuda(ckpt, crops):
     """The real inductor compile with the backend's CUDA graphs (tens of seconds: GPU machines only)."""
@@ -124,3 +125,13 @@ def test_compiled_fp16_matches_eager_fp16_on_cuda(ckpt, crops):
     assert set(compiled._graphs) == {2}
     torch.testing.assert_close(got.joints, want.joints, atol=2e-3, rtol=0)
     torch.testing.assert_close(compiled(x[:1]).joints, want.joints[:1], atol=2e-3, rtol=0)  # a second shape
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
+def test_graphs_on_the_second_gpu_while_the_first_is_current(ckpt, crops):
+    be = TorchBackend.load(ckpt, device="cuda:1")
+    with torch.cuda.device(0):
+        out = be(crops.to("cuda:1"))
+    assert out.joints.device == torch.device("cuda", 1)
+    torch.testing.assert_close(out.joints, be._forward(crops.to("cuda:1")).joints, atol=1e-3, rtol=0)

@@ -64,3 +64,19 @@ def test_every_wrapper_launches_inside_its_inputs_device(recorder):
     backproject(torch.zeros(2, 3, 3), c.uvd, (250.0,) * 3, cam, impl="triton")
     assert recorder["entered"] == [depth.device] * 3
     assert recorder["launched_inside"] == [True, True, True]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two CUDA devices")
+def test_kernels_on_the_second_gpu_while_the_first_is_current():
+    h, w = 48, 64
+    cam = camera_for(h, w)
+    depth = torch.zeros(2, h, w, dtype=torch.uint16)
+    depth[:, 10:30, 20:40] = 600
+    want = hand_center(depth, cam, impl="torch")
+    with torch.cuda.device(0):
+        got = hand_center(depth.to("cuda:1"), cam, impl="triton")
+        crops = crop_resize_normalize(depth.to("cuda:1"), got.uvd, (250.0,) * 3, cam, size=16, impl="triton")
+    torch.testing.assert_close(got.xyz.cpu(), want.xyz, atol=1e-2, rtol=0)
+    ref = crop_resize_normalize(depth, want.uvd, (250.0,) * 3, cam, size=16, impl="torch")
+    torch.testing.assert_close(crops.cpu(), ref, atol=1e-5, rtol=0)
