@@ -156,3 +156,14 @@ def test_cli_refuses_bad_arguments(capsys):
     assert "--torch-threads must be ≥ 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--batches", "1,x"])
+    for bad in ("640", "640x", "8x8"):
+        with pytest.raises(SystemExit):
+            main(["--frame-size", bad])
+    err = capsys.readouterr().err
+    assert err.count("expected WIDTHxHEIGHT") == 2 and err.count("at least 16x16") == 1
+
+
+def test_frame_size_is_width_by_height():
+    from lfsdk.bench import _frame_size
+
+    assert _frame_size("640x480") == (480, 640) and _frame_size("320X240") == (240, 320)
