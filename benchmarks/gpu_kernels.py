@@ -7,7 +7,8 @@ Per op and batch: a parity check of Triton against the reference on the same fra
 untimed calls and `--iters` timed calls, each between two CUDA events (synchronised before reading), reported
 as median and p99 milliseconds and frames/s. "preprocess" is the whole way from raw frames to network input:
 hand centre (with the refinement pass unless --no-refine) then crop-resize-normalise to 128×128.
-Writes benchmarks/results/<date>-<gpu>-kernels.{json,md}. Target: preprocess at batch 512 on an H100
+Writes benchmarks/results/<date>-<gpu>-kernels.{json,md} (or <out>/<name>.{json,md}), again after every batch
+size, so a run cut short keeps the batches it finished. Target: preprocess at batch 512 on an H100/H200
 ≥ 50,000 frames/s and ≥ 5× the torch reference.
 """
 from __future__ import annotations
@@ -41,6 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--iters", type=int, default=100)
     p.add_argument("--out", type=Path, default=None,
                    help="folder for the JSON + Markdown (default benchmarks/results; a temp folder with --dry-run)")
+    p.add_argument("--name", default=None, help="file name stem (default <date>-<gpu>-kernels)")
     p.add_argument("--dry-run", action="store_true",
                    help="run on the CPU with the Triton interpreter at batch 1 and 2 of 48×64, 2 iterations")
     args = p.parse_args(argv)
@@ -135,7 +137,34 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "unknown"
 
 
-def run(args) -> dict:
+def _target(rows: list[dict]) -> dict:
+    target = next((r for r in rows if r["op"] == "preprocess" and r["batch"] == TARGET_BATCH), None)
+    return {"batch": TARGET_BATCH, "fps": TARGET_FPS, "speedup": TARGET_SPEEDUP,
+            "measured_fps": target and target["triton"]["fps"],
+            "measured_speedup": target and target["speedup"],
+            "met": bool(target["triton"]["fps"] >= TARGET_FPS and target["speedup"] >= TARGET_SPEEDUP)
+            if target else None}
+
+
+def _batch_rows(ops: dict, par: dict, b: int, args, cuda: bool) -> list[dict]:
+    rows = []
+    for op, impls in ops.items():
+        row = {"op": op, "batch": b}
+        for impl, fn in impls.items():
+            ms = time_calls(fn, args.warmup, args.iters, cuda)
+            med = statistics.median(ms)
+            row[impl] = {"median_ms": med, "p99_ms": percentile(ms, 99), "fps": b / med * 1e3}
+        row["speedup"] = row["torch"]["median_ms"] / row["triton"]["median_ms"]
+        row["parity"] = par if op == "preprocess" else None
+        rows.append(row)
+        print(f"{op:12s} B={b:4d}  triton {row['triton']['median_ms']:8.3f} ms "
+              f"({row['triton']['fps']:10.0f} fps)  torch {row['torch']['median_ms']:8.3f} ms  "
+              f"×{row['speedup']:.1f}", flush=True)
+    return rows
+
+
+def run(args, on_batch=None) -> dict:
+    """Every op at every batch size; on_batch(result so far) after each batch size."""
     import torch
     import triton
 
@@ -153,27 +182,7 @@ def run(args) -> dict:
     s = args.width / 640
     camera = Camera(nyu.fx * s, nyu.fy * s, args.width / 2, args.height / 2)
     cube = (args.cube,) * 3
-    rows = []
-    for b in args.batches:
-        frames = blob_frames(b, args.height, args.width, seed=b, device=device)
-        ops, par = make_ops(frames, camera, cube, args)
-        for op, impls in ops.items():
-            row = {"op": op, "batch": b}
-            for impl, fn in impls.items():
-                ms = time_calls(fn, args.warmup, args.iters, cuda)
-                med = statistics.median(ms)
-                row[impl] = {"median_ms": med, "p99_ms": percentile(ms, 99), "fps": b / med * 1e3}
-            row["speedup"] = row["torch"]["median_ms"] / row["triton"]["median_ms"]
-            row["parity"] = par if op == "preprocess" else None
-            rows.append(row)
-            print(f"{op:12s} B={b:4d}  triton {row['triton']['median_ms']:8.3f} ms "
-                  f"({row['triton']['fps']:10.0f} fps)  torch {row['torch']['median_ms']:8.3f} ms  "
-                  f"×{row['speedup']:.1f}", flush=True)
-        del frames, ops
-        if cuda:
-            torch.cuda.empty_cache()
-    target = next((r for r in rows if r["op"] == "preprocess" and r["batch"] == TARGET_BATCH), None)
-    return {
+    res = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "gpu": gpu,
         "device_capability": list(torch.cuda.get_device_capability(device)) if cuda else None,
@@ -182,13 +191,20 @@ def run(args) -> dict:
         "config": {"height": args.height, "width": args.width, "dtype": "uint16", "size": args.size,
                    "mode": args.mode, "refine": args.refine, "cube_mm": args.cube, "warmup": args.warmup,
                    "iters": args.iters, "dry_run": args.dry_run, "timer": "cuda events" if cuda else "perf_counter"},
-        "target": {"batch": TARGET_BATCH, "fps": TARGET_FPS, "speedup": TARGET_SPEEDUP,
-                   "measured_fps": target and target["triton"]["fps"],
-                   "measured_speedup": target and target["speedup"],
-                   "met": bool(target and target["triton"]["fps"] >= TARGET_FPS
-                               and target["speedup"] >= TARGET_SPEEDUP) if target else None},
-        "rows": rows,
+        "target": _target([]),
+        "rows": [],
     }
+    for b in args.batches:
+        frames = blob_frames(b, args.height, args.width, seed=b, device=device)
+        ops, par = make_ops(frames, camera, cube, args)
+        res["rows"] += _batch_rows(ops, par, b, args, cuda)
+        res["target"] = _target(res["rows"])
+        if on_batch:
+            on_batch(res)
+        del frames, ops
+        if cuda:
+            torch.cuda.empty_cache()
+    return res
 
 
 def markdown(res: dict) -> str:
@@ -218,17 +234,23 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write(res: dict, out: Path, name: str | None) -> Path:
+    """<out>/<name>.json and .md; returns the stem."""
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / (name or f"{res['date'][:10]}-{slug(res['gpu'])}-kernels")
+    stem.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
+    stem.with_suffix(".md").write_text(markdown(res))
+    return stem
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.dry_run:  # the interpreter must be chosen before triton is first imported
         os.environ.setdefault("TRITON_INTERPRET", "1")
-    res = run(args)
     if args.out is None:  # a dry run's timings mean nothing: keep them out of the committed results
         args.out = Path(tempfile.mkdtemp(prefix="lfsdk-kernels-")) if args.dry_run else RESULTS
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"{res['date'][:10]}-{slug(res['gpu'])}-kernels"
-    stem.with_suffix(".json").write_text(json.dumps(res, indent=2) + "\n")
-    stem.with_suffix(".md").write_text(markdown(res))
+    res = run(args, on_batch=lambda r: write(r, args.out, args.name))
+    stem = write(res, args.out, args.name)
     print(f"wrote {stem}.json and {stem}.md")
     return 0
 

@@ -12,7 +12,7 @@ import torch
 from lfsdk.geometry import CameraLike, cube_to_uvd, uvd_to_xyz
 
 from .crop import usable_centers
-from .inputs import as_points, frame_cameras, frame_cubes, resolve_impl
+from .inputs import as_points, frame_cameras, frame_cubes, launch_device, resolve_impl
 
 __all__ = ["backproject", "backproject_reference"]
 
@@ -46,4 +46,5 @@ def backproject(norm: Any, centers_uvd: Any, cube: Any, camera: CameraLike, *,
         return backproject_reference(n, c, cubes, cam)
     from .backproject_triton import backproject_triton  # triton imported only when used
 
-    return backproject_triton(n, c, cubes, cam)
+    with launch_device(n):
+        return backproject_triton(n, c, cubes, cam)

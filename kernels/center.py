@@ -11,7 +11,7 @@ import torch
 
 from lfsdk.geometry import CameraLike, crop_half_extent, uvd_to_xyz
 
-from .inputs import as_depth, depth_float, frame_cameras, frame_cubes, resolve_impl
+from .inputs import as_depth, depth_float, frame_cameras, frame_cubes, launch_device, resolve_impl
 
 __all__ = ["HandCenters", "centers_from_uvd", "hand_center", "hand_center_reference"]
 
@@ -100,6 +100,7 @@ def hand_center(depth: Any, camera: CameraLike, *, band: float = 150.0, near: fl
                                      refine=bool(refine), cube=cubes)
     from .center_triton import hand_center_triton  # triton imported only when used
 
-    uvd, found = hand_center_triton(d.contiguous(), cam, cubes, band=float(band), near=float(near),
-                                    far=float(far), refine=bool(refine))
+    with launch_device(d):
+        uvd, found = hand_center_triton(d.contiguous(), cam, cubes, band=float(band), near=float(near),
+                                        far=float(far), refine=bool(refine))
     return centers_from_uvd(uvd, found, cam)

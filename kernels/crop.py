@@ -11,7 +11,7 @@ import torch
 
 from lfsdk.geometry import CameraLike, crop_affine, normalize_depth
 
-from .inputs import as_depth, as_points, depth_float, frame_cameras, frame_cubes, resolve_impl
+from .inputs import as_depth, as_points, depth_float, frame_cameras, frame_cubes, launch_device, resolve_impl
 
 __all__ = ["MODES", "crop_reference", "crop_resize_normalize", "usable_centers"]
 
@@ -97,4 +97,5 @@ def crop_resize_normalize(depth: Any, centers_uvd: Any, cube: Any, camera: Camer
         return crop_reference(d, c, cubes, cam, size=size, mode=mode)
     from .crop_triton import crop_triton  # triton imported only when used
 
-    return crop_triton(d.contiguous(), c, cubes, cam, size=size, mode=mode)
+    with launch_device(d):
+        return crop_triton(d.contiguous(), c, cubes, cam, size=size, mode=mode)

@@ -6,6 +6,7 @@ what was wrong and what was expected, so neither the torch reference nor a Trito
 from __future__ import annotations
 
 import os
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import astuple
 from functools import lru_cache
 from typing import Any
@@ -16,8 +17,8 @@ import torch
 from lfsdk.contract import DEPTH_DTYPES, as_tensor
 from lfsdk.geometry import Camera, CameraLike
 
-__all__ = ["DEPTH_DTYPES", "as_depth", "as_points", "depth_float", "frame_cameras", "frame_cubes", "resolve_impl",
-           "triton_available", "uint16_to_float"]
+__all__ = ["DEPTH_DTYPES", "as_depth", "as_points", "depth_float", "frame_cameras", "frame_cubes", "launch_device",
+           "resolve_impl", "triton_available", "uint16_to_float"]
 
 _IMPLS = ("auto", "triton", "torch")
 
@@ -142,3 +143,10 @@ def resolve_impl(impl: str, device: torch.device) -> str:
             raise RuntimeError(f"impl='triton' on {device.type} tensors needs TRITON_INTERPRET=1 (set before "
                                "triton is imported); on real hardware pass CUDA tensors")
     return impl
+
+
+def launch_device(t: torch.Tensor) -> AbstractContextManager:
+    """Where a Triton launch on `t` must run: Triton launches on the current CUDA device, not the tensor's,
+    so t's device is made current (a tensor on cuda:1 with cuda:0 current would otherwise read the wrong
+    GPU's memory); nothing to do for CPU tensors (the Triton interpreter)."""
+    return torch.cuda.device(t.device) if t.device.type == "cuda" else nullcontext()

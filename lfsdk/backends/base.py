@@ -12,6 +12,7 @@ runs per device type in `precisions`; the first one listed is its default there.
 from __future__ import annotations
 
 import importlib
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +23,20 @@ import torch
 from ..contract import Outputs
 from ..model.network import ModelConfig
 
-__all__ = ["Outputs", "Availability", "BackendUnavailable", "Backend", "REGISTRY", "AUTO_ORDER", "PRECISIONS",
-           "register", "backend_class", "create", "auto", "availability", "resolve_device"]
+__all__ = ["Outputs", "Availability", "BackendUnavailable", "BadOption", "Backend", "REGISTRY", "AUTO_ORDER",
+           "PRECISIONS", "register", "backend_class", "create", "auto", "availability", "resolve_device",
+           "check_options"]
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 class BackendUnavailable(RuntimeError):
     """This backend cannot run here (library missing, no GPU, wrong model file); the message says why."""
+
+
+class BadOption(ValueError):
+    """An option value no backend could take (unknown precision or device, max_batch < 1, ...): the
+    caller's mistake, which auto() raises at once instead of trying the next backend."""
 
 
 @dataclass(frozen=True)
@@ -48,9 +55,9 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as e:
-        raise ValueError(f"bad device {device!r}: expected 'cpu', 'cuda' or 'cuda:N' ({e})") from None
+        raise BadOption(f"bad device {device!r}: expected 'cpu', 'cuda' or 'cuda:N' ({e})") from None
     if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"device {device!r} is not supported: expected 'cpu', 'cuda' or 'cuda:N'")
+        raise BadOption(f"device {device!r} is not supported: expected 'cpu', 'cuda' or 'cuda:N'")
     return dev
 
 
@@ -85,6 +92,12 @@ class Backend(ABC):
     def _infer(self, crops: torch.Tensor) -> Outputs:
         """crops (b ≤ max_batch, 1, S, S) float32 on self.device, contiguous → Outputs."""
 
+    @classmethod
+    def precisions_for(cls, path: Path, device: torch.device) -> tuple[str, ...]:
+        """The precisions this backend can run model file `path` at on `device` (default: every one it runs
+        there; backends whose files fix the precision, such as an .onnx, narrow it)."""
+        return tuple(cls.precisions.get(device.type, ()))
+
     def stage_times(self, crops: torch.Tensor, iters: int) -> dict[str, list[float] | float]:
         """Per-network-stage durations over `iters` calls on `crops`, keyed by lfsdk.stages names: a list of
         ms (one per call) or, for profilers that only report totals, the mean ms per call. {} for backends
@@ -102,7 +115,7 @@ class Backend(ABC):
                 raise BackendUnavailable(f"backend {cls.name!r} does not run on {device.type}")
             return supported[0]
         if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}: expected one of {PRECISIONS}")
+            raise BadOption(f"unknown precision {precision!r}: expected one of {PRECISIONS}")
         if precision not in supported:
             raise BackendUnavailable(f"backend {cls.name!r} runs {list(supported) or 'nothing'} on {device.type}, "
                                      f"not {precision!r}")
@@ -194,15 +207,43 @@ def create(name: str, path: str | Path, **options) -> Backend:
     return cls.load(Path(path), **options)  # type: ignore[attr-defined]
 
 
+def check_options(options: Mapping) -> None:
+    """The options every backend reads, checked once (BadOption says which was wrong): device, precision,
+    max_batch."""
+    resolve_device(options.get("device"))
+    precision = options.get("precision")
+    if precision is not None and precision not in PRECISIONS:
+        raise BadOption(f"unknown precision {precision!r}: expected one of {PRECISIONS}")
+    mb = options.get("max_batch")
+    if mb is not None and (isinstance(mb, bool) or not isinstance(mb, int) or mb < 1):
+        raise BadOption(f"max_batch must be a positive int or None, got {mb!r}")
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
 def auto(path: str | Path, **options) -> Backend:
     """The first backend in AUTO_ORDER[device type] that is available and can load `path` at the asked
-    precision (each backend's default when none is asked)."""
+    precision (each backend's default when none is asked).
+
+    Any failure to load or build (BackendUnavailable, but also a RuntimeError from an engine build or a
+    ValueError from bad metadata) moves on to the next backend, with a one-line reason each; a bad option
+    value (BadOption) is the caller's mistake and raises at once."""
+    check_options(options)
     device = resolve_device(options.get("device"))  # picks the order; each backend resolves the option itself
     reasons = []
     order = AUTO_ORDER.get(device.type, ())
     for name in order:
         try:
             return create(name, path, **options)
+        except BadOption:
+            raise
         except BackendUnavailable as e:
-            reasons.append(f"{name}: {e}")
+            reasons.append(f"{name}: {_one_line(e)}")
+        except Exception as e:  # noqa: BLE001 — a backend that breaks while loading must not stop the others
+            reasons.append(f"{name}: {type(e).__name__}: {_one_line(e)}")
+            warnings.warn(f"backend {name!r} failed to load {path} ({reasons[-1]}); trying the next one",
+                          RuntimeWarning, stacklevel=2)
     raise BackendUnavailable(f"no backend can run {path} on {device} here:\n  " + "\n  ".join(reasons))

@@ -20,7 +20,7 @@ from ..contract import INPUT_NAME, OUTPUT_NAMES
 from ..model.onnx_metadata import read_onnx_config
 from ..stages import stage_of
 from .base import Availability, Backend, BackendUnavailable, Outputs, resolve_device
-from .model_file import onnx_for
+from .model_file import onnx_for, onnx_precision
 
 __all__ = ["OnnxRuntimeBackend"]
 
@@ -71,6 +71,19 @@ class OnnxRuntimeBackend(Backend):
             return Availability(False, f"onnxruntime {ort.__version__} has no CUDAExecutionProvider "
                                        "(pip install onnxruntime-gpu)")
         return Availability(True)
+
+    @classmethod
+    def precisions_for(cls, path: Path, device: torch.device) -> tuple[str, ...]:
+        """An .onnx runs at the precision it holds (and INT8, quantised from an FP32 one); a checkpoint at
+        every precision, each exported once."""
+        runs = cls.precisions.get(device.type, ())
+        if Path(path).suffix != ".onnx":
+            return tuple(runs)
+        try:
+            held = onnx_precision(Path(path))
+        except BackendUnavailable:
+            return ()
+        return tuple(p for p in runs if p == held or (p == "int8" and held == "fp32"))
 
     @classmethod
     def load(cls, path: Path, *, device: str | torch.device | None = None, precision: str | None = None,

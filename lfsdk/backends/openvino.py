@@ -18,7 +18,7 @@ from ..contract import INPUT_NAME, OUTPUT_NAMES
 from ..model.onnx_metadata import read_onnx_config
 from ..stages import stage_of
 from .base import Availability, Backend, BackendUnavailable, Outputs, resolve_device
-from .model_file import onnx_for
+from .model_file import onnx_for, onnx_precision
 
 __all__ = ["OpenVINOBackend"]
 
@@ -78,6 +78,17 @@ class OpenVINOBackend(Backend):
         if dev.type != "cpu":
             return Availability(False, f"lfsdk runs OpenVINO on the CPU only, not {dev}")
         return Availability(True)
+
+    @classmethod
+    def precisions_for(cls, path: Path, device: torch.device) -> tuple[str, ...]:
+        """OpenVINO lowers an FP32 model itself: an .onnx must be FP32; a checkpoint is exported at FP32."""
+        runs = tuple(cls.precisions.get(device.type, ()))
+        if Path(path).suffix != ".onnx":
+            return runs
+        try:
+            return runs if onnx_precision(Path(path)) == "fp32" else ()
+        except BackendUnavailable:
+            return ()
 
     @classmethod
     def load(cls, path: Path, *, device: str | torch.device | None = None, precision: str | None = None,

@@ -2,12 +2,15 @@
 
     backend = create("tensorrt", "hand.engine")          # checks hand.engine.json against this machine
     backend = create("tensorrt", "model_fp16.onnx")      # builds into ~/.cache/lfsdk once, then loads
+    backend = create("tensorrt", "runs/exp/best")         # a checkpoint: FP16 ONNX export first, then as above
     out = backend(crops)                                  # Outputs(joints, branch_joints, fusion_weights)
     backend.stage_times(crops)                            # ms per stage from TensorRT's per-layer profiler
 
 Buffers are torch tensors described by the engine's named I/O tensors (name, shape, dtype all read from the
 engine), bound with set_tensor_address(data_ptr()); execute_async_v3 runs on a torch.cuda.Stream, so no
-pycuda. Each input shape gets its own execution context, buffers and CUDA graph: one plain enqueue first
+pycuda. Batches are padded up to a few buckets (powers of two within the profile), and each bucket's input
+shape gets its own execution context, buffers and CUDA graph, the `max_slots` most recently used kept, so a
+varying hand count neither re-captures graphs nor grows memory without bound: one plain enqueue first
 (TensorRT may do deferred work on the first enqueue of a shape), then capture on the non-default stream in
 thread-local mode as trtexec does (samples/common/sampleInference.cpp, sampleDevice.h), then replay. The
 contexts share one scratch allocation (USER_MANAGED + set_device_memory), which is safe because they all run
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import sys
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -35,12 +37,18 @@ from ..engine_cache import (
 from ..model.checkpoint import file_sha256
 from ..model.network import ModelConfig
 from .base import Availability, Backend, BackendUnavailable, Outputs
+from .model_file import onnx_for, onnx_precision
 from .onnx_info import OnnxParseError, inspect_onnx
-from .tensorrt_build import BuildConfig, build_engine, io_specs
-from .tensorrt_layers import TRT_TO_TORCH, StageTimes, layer_stage, profiler, torch_dtype
+from .tensorrt_build import BuildConfig, build_engine
+from .tensorrt_layers import TRT_TO_TORCH, StageTimes, layer_stage, torch_dtype
+from .tensorrt_runner import EngineRunner, batch_bucket, pad_batch
 
 __all__ = ["TensorRTBackend", "EngineRunner", "TRT_TO_TORCH", "torch_dtype", "layer_stage", "StageTimes",
-           "onnx_at_hand", "profile_for", "pad_batch", "resolve_engine", "cuda_device"]
+           "onnx_at_hand", "profile_for", "pad_batch", "batch_bucket", "resolve_engine", "cuda_device"]
+
+#: serialised engine files (anything else that is not an .onnx is taken for a checkpoint)
+ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+
 
 # -- engine selection (files, no TensorRT) ------------------------------------------------------------------
 def onnx_at_hand(engine_path: Path, sidecar: EngineSidecar) -> Path | None:
@@ -59,169 +67,6 @@ def profile_for(batch: BatchProfile | str | None, max_batch: int | None) -> Batc
     if max_batch is not None:
         return BatchProfile(1, min(DEFAULT_PROFILE.opt, max_batch), max_batch)
     return DEFAULT_PROFILE
-
-
-def pad_batch(t: torch.Tensor, n: int) -> torch.Tensor:
-    """`t` (b, ...) grown to n rows by repeating its last row: below the profile's min the engine cannot
-    run b rows, and repeated real rows keep every padded row finite (their outputs are dropped)."""
-    b = t.shape[0]
-    return t if b >= n else torch.cat([t, t[-1:].expand(n - b, *t.shape[1:])])
-
-
-@dataclass
-class _Slot:
-    """One set of input shapes: its execution context, its I/O buffers (by tensor name) and, once
-    captured, its CUDA graph with the buffer addresses it was captured with."""
-
-    key: tuple
-    context: object
-    tensors: dict
-    graph: object = None
-    graph_addresses: tuple = ()
-    capture_failed: bool = False
-
-    def addresses(self) -> tuple:
-        return tuple((name, t.data_ptr()) for name, t in self.tensors.items())
-
-    def replayable(self) -> bool:
-        """A graph exists and was captured with the buffers bound now; otherwise it must be (re)captured."""
-        return self.graph is not None and self.graph_addresses == self.addresses()
-
-
-class EngineRunner:
-    """A deserialised engine run by tensor name on torch CUDA tensors: run({name: tensor}) → {name: tensor}.
-
-    Names, shapes and dtypes all come from the engine. Inputs whose first dim is dynamic share the batch
-    dimension of the engine's optimisation profile 0; their batch must lie in `batch_range` (rows below the
-    min are padded). Outputs come back as new tensors (float outputs as float32) on the caller's stream.
-    """
-
-    def __init__(self, trt, engine_path: Path, device: torch.device, *, cuda_graphs: bool = True):
-        self._trt, self.device, self.cuda_graphs = trt, device, cuda_graphs
-        with torch.cuda.device(device):
-            self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-            self.engine = self._runtime.deserialize_cuda_engine(engine_path.read_bytes())
-            if self.engine is None:
-                raise BackendUnavailable(f"{engine_path}: TensorRT could not deserialise it (see its log above)")
-            self.specs = io_specs(trt, self.engine)
-            self.inputs = [s for s in self.specs if s.mode == "input"]
-            self.batched = {s.name for s in self.specs if s.shape[:1] == (-1,)}
-            ranges = {tuple(d[0] for d in self.engine.get_tensor_profile_shape(s.name, 0)[::2])
-                      for s in self.inputs if s.name in self.batched}
-            if len(ranges) > 1:
-                raise BackendUnavailable(f"{engine_path}: inputs have different batch ranges {sorted(ranges)}")
-            self.batch_range = ranges.pop() if ranges else (1, 1)
-            self.stream = torch.cuda.Stream(device)
-            # one scratch area for every context (device_memory_size_v2: TensorRT ≥ 10.1; v1 is gone in 11)
-            self._scratch = torch.empty(max(int(self.engine.device_memory_size_v2), 1), dtype=torch.uint8,
-                                        device=device)
-        self._slots: dict[tuple, _Slot] = {}
-
-    def _new_slot(self, shapes: dict[str, tuple]) -> _Slot:
-        trt = self._trt
-        # USER_MANAGED + set_device_memory(ptr, size): the v2 API (10.1+); 11 removed the v1 calls
-        # (create_execution_context_without_device_memory, device_memory_size). torch's allocator gives the
-        # 256-byte alignment TensorRT asks for. Every context uses profile 0: sharing a profile across
-        # contexts is on by default since 10.0 (PreviewFeature.PROFILE_SHARING_0806) and always in 11.
-        context = self.engine.create_execution_context(trt.ExecutionContextAllocationStrategy.USER_MANAGED)
-        if context is None:
-            raise RuntimeError("TensorRT could not create an execution context (see its log above)")
-        context.set_device_memory(self._scratch.data_ptr(), self._scratch.numel())
-        for name, shape in shapes.items():
-            if not context.set_input_shape(name, shape):
-                raise RuntimeError(f"TensorRT refused shape {shape} for input {name!r}")
-        tensors = {}
-        for spec in self.specs:
-            shape = tuple(context.get_tensor_shape(spec.name))
-            if min(shape, default=0) < 0:
-                raise RuntimeError(f"TensorRT left {spec.name!r} with an unresolved shape {shape}")
-            tensors[spec.name] = torch.empty(shape, dtype=torch_dtype(spec.dtype), device=self.device)
-            if not context.set_tensor_address(spec.name, tensors[spec.name].data_ptr()):
-                raise RuntimeError(f"TensorRT refused the buffer for {spec.name!r}")
-        return _Slot(tuple(shapes.items()), context, tensors)
-
-    def _enqueue(self, slot: _Slot) -> None:
-        if not slot.context.execute_async_v3(self.stream.cuda_stream):
-            raise RuntimeError(f"TensorRT execute_async_v3 failed for {dict(slot.key)} (see its log above)")
-
-    def _capture(self, slot: _Slot) -> None:
-        graph = torch.cuda.CUDAGraph()
-        try:
-            with torch.cuda.graph(graph, stream=self.stream, capture_error_mode="thread_local"):
-                self._enqueue(slot)
-        except RuntimeError as e:  # some engines cannot be captured; plain enqueue still works
-            slot.capture_failed = True
-            warnings.warn(f"TensorRT: CUDA graph capture failed for {dict(slot.key)}, using plain enqueue ({e})",
-                          stacklevel=3)
-            return
-        slot.graph, slot.graph_addresses = graph, slot.addresses()
-
-    def _prepare(self, feeds: dict[str, torch.Tensor]) -> tuple[int, dict[str, torch.Tensor]]:
-        """Check names and batch; return the real batch and the feeds padded to the profile's min."""
-        names = {s.name for s in self.inputs}
-        if set(feeds) != names:
-            raise ValueError(f"the engine takes inputs {sorted(names)}, got {sorted(feeds)}")
-        batches = {t.shape[0] for n, t in feeds.items() if n in self.batched}
-        if len(batches) > 1:
-            raise ValueError(f"batched inputs disagree on the batch size: {sorted(batches)}")
-        b = batches.pop() if batches else 1
-        lo, hi = self.batch_range
-        if not 1 <= b <= hi:
-            raise ValueError(f"batch {b} is outside the engine's profile (1..{hi}); split it or rebuild with --batch")
-        n = max(b, lo)
-        return b, {k: (pad_batch(t, n) if k in self.batched else t) for k, t in feeds.items()}
-
-    def run(self, feeds: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        b, feeds = self._prepare(feeds)
-        caller = torch.cuda.current_stream(self.device)
-        with torch.cuda.device(self.device):
-            key = tuple((k, tuple(t.shape)) for k, t in sorted(feeds.items()))
-            slot = self._slots.get(key)
-            if slot is None:
-                slot = self._slots[key] = self._new_slot(dict(key))
-            self.stream.wait_stream(caller)  # the feeds were written on the caller's stream
-            with torch.cuda.stream(self.stream):
-                for name, t in feeds.items():
-                    slot.tensors[name].copy_(t)
-                    t.record_stream(self.stream)
-                if slot.replayable():
-                    slot.graph.replay()
-                else:
-                    self._enqueue(slot)  # the plain enqueue that precedes every capture
-                    if self.cuda_graphs and not slot.capture_failed:
-                        self._capture(slot)
-            caller.wait_stream(self.stream)
-            # copies on the caller's stream; the next run waits for them before reusing the buffers
-            out = {}
-            for spec in self.specs:
-                if spec.mode == "output":
-                    t = slot.tensors[spec.name]
-                    t = t[:b] if spec.name in self.batched else t
-                    out[spec.name] = t.to(torch.float32, copy=True) if t.is_floating_point() else t.clone()
-            return out
-
-    def stage_times(self, feeds: dict[str, torch.Tensor], iters: int = 50, warmup: int = 5) -> dict[str, float]:
-        """Mean ms per run of each network stage from TensorRT's per-layer profiler: plain enqueues on a
-        context of its own (a profiler and CUDA graphs do not mix). Layers with no module path → 'other'."""
-        if iters < 1:
-            raise ValueError(f"iters must be ≥ 1, got {iters}")
-        _, feeds = self._prepare(feeds)
-        times = StageTimes()
-        self.stream.wait_stream(torch.cuda.current_stream(self.device))  # feeds come from the caller's stream
-        with torch.cuda.device(self.device), torch.cuda.stream(self.stream):
-            slot = self._new_slot({k: tuple(t.shape) for k, t in feeds.items()})
-            for name, t in feeds.items():
-                slot.tensors[name].copy_(t)
-            for _ in range(warmup):
-                self._enqueue(slot)
-            slot.context.profiler = profiler(self._trt, times)  # enqueue_emits_profile (default True): reported at each enqueue
-            for _ in range(iters):
-                self._enqueue(slot)
-            self.stream.synchronize()
-        if times.unmapped:
-            print(f"lfsdk: {len(times.unmapped)} TensorRT layer(s) carry no module path, counted as 'other': "
-                  f"{sorted(times.unmapped)[:3]}", file=sys.stderr)
-        return times.per_run(iters)
 
 
 # -- the backend ------------------------------------------------------------------------------------------------
@@ -247,11 +92,30 @@ class TensorRTBackend(Backend):
         return Availability(True)
 
     @classmethod
+    def precisions_for(cls, path: Path, device: torch.device) -> tuple[str, ...]:
+        """An .onnx or .engine runs at the precision it holds; a checkpoint is exported at FP16 or FP32 (its
+        INT8 export has asymmetric Q/DQ, which TensorRT refuses)."""
+        if device.type != "cuda":
+            return ()
+        path = Path(path)
+        try:
+            if path.suffix == ".onnx":
+                held = onnx_precision(path)
+            elif path.suffix in ENGINE_SUFFIXES:
+                held = read_sidecar(path).precision
+            else:
+                return ("fp16", "fp32")
+        except (BackendUnavailable, SidecarError):
+            return ()
+        return (held,) if held in cls.precisions["cuda"] else ()
+
+    @classmethod
     def load(cls, path: Path, *, device: str | torch.device | None = None, precision: str | None = None,
              max_batch: int | None = None, batch: BatchProfile | str | None = None, cuda_graphs: bool = True,
              workspace_mib: int = 1024, **options) -> "TensorRTBackend":
         """Open an .engine (checked against its sidecar; rebuilt from its ONNX when this machine differs
-        and the ONNX is at hand) or an .onnx (built once into the engine cache with profile `batch`)."""
+        and the ONNX is at hand), an .onnx (built once into the engine cache with profile `batch`) or a
+        checkpoint (exported once into the ONNX cache at `precision`, FP16 by default, then built)."""
         if options:  # auto() hands every backend the same options; say which ones TensorRT does not use
             warnings.warn(f"TensorRT backend ignores options {sorted(options)}", stacklevel=2)
         ok = cls.available(device)
@@ -261,7 +125,10 @@ class TensorRTBackend(Backend):
         dev = cuda_device(device)
         if precision is not None:
             cls.resolve_precision(dev, precision)  # a name TensorRT can hold; the file must then match it
-        engine, sidecar = resolve_engine(trt, Path(path), dev, precision=precision, max_batch=max_batch,
+        path = Path(path)
+        if path.suffix != ".onnx" and path.suffix not in ENGINE_SUFFIXES:  # a checkpoint: as onnxruntime does
+            path, _ = onnx_for(path, precision or cls.precisions["cuda"][0])
+        engine, sidecar = resolve_engine(trt, path, dev, precision=precision, max_batch=max_batch,
                                          batch=batch, workspace_mib=workspace_mib)
         return cls(EngineRunner(trt, engine, dev, cuda_graphs=cuda_graphs), sidecar, max_batch=max_batch)
 
@@ -314,7 +181,7 @@ def resolve_engine(trt, path: Path, device: torch.device, *, precision: str | No
     machine = MachineInfo.current(trt.__version__, device)
     if path.suffix == ".onnx":
         return _engine_from_onnx(path, machine, precision, profile_for(batch, max_batch), workspace_mib, device)
-    if path.suffix in (".engine", ".plan", ".trt"):
+    if path.suffix in ENGINE_SUFFIXES:
         return _checked_engine(path, machine, precision, workspace_mib, device)
     raise BackendUnavailable(f"{path}: TensorRT loads an .engine or builds from an .onnx (export one with "
                              f"lfsdk-export)")

@@ -16,8 +16,9 @@ from lfsdk.backends import base
 from lfsdk.backends.base import Availability, Backend, BackendUnavailable, Outputs
 from lfsdk.backends import tensorrt as trt_backend
 from lfsdk.backends.tensorrt import (
-    TRT_TO_TORCH, EngineRunner, TensorRTBackend, _Slot, onnx_at_hand, pad_batch, profile_for, torch_dtype,
+    TRT_TO_TORCH, EngineRunner, TensorRTBackend, onnx_at_hand, pad_batch, profile_for, torch_dtype,
 )
+from lfsdk.backends.tensorrt_runner import _Slot
 from lfsdk.engine_cache import (
     DEFAULT_PROFILE, SIDECAR_FORMAT, BatchProfile, EngineSidecar, IOSpec, MachineInfo, Mismatch, SidecarError,
     cache_dir, check_io, check_sidecar, engine_cache_path, read_sidecar, sidecar_path, tensorrt_too_old,

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import needs_triton
-
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_kernels.py"
 
 
@@ -25,19 +23,26 @@ def test_percentile_and_slug():
     assert m.slug("NVIDIA H100 80GB HBM3") == "nvidia-h100-80gb-hbm3"
 
 
-@needs_triton
-def test_dry_run_writes_results(tmp_path):
+def test_results_are_written_after_every_batch(tmp_path, monkeypatch):
+    """A run cut short keeps the batches it finished: on_batch gets the result after each batch size, and
+    main writes it each time (timing and kernels stubbed: the plumbing is under test here; the real dry run
+    is tests/benchmarks/test_gpu_sh.py)."""
     m = load_script()
-    assert m.main(["--dry-run", "--out", str(tmp_path)]) == 0
-    (js,) = tmp_path.glob("*-kernels.json")
-    res = json.loads(js.read_text())
-    assert res["config"]["dry_run"] and res["target"]["met"] is None  # no batch 512 in a dry run
-    assert {(r["op"], r["batch"]) for r in res["rows"]} == {
-        (op, b) for op in ("hand_center", "crop", "preprocess", "backproject") for b in (1, 2)}
-    par = next(r["parity"] for r in res["rows"] if r["parity"])
-    assert par["center_found_equal"] and par["crop_norm_max"] <= 1e-5 and par["center_xyz_mm_max"] <= 1e-2
-    md = js.with_suffix(".md").read_text()
-    assert "Dry run" in md and "| preprocess | 2 |" in md
+    timing = {"median_ms": 1.0, "p99_ms": 1.0, "fps": 1.0}
+    monkeypatch.setattr(m, "make_ops", lambda frames, camera, cube, args: ({}, {}))
+    monkeypatch.setattr(m, "_batch_rows", lambda ops, par, b, args, cuda: [
+        {"op": "preprocess", "batch": b, "triton": timing, "torch": timing, "speedup": 1.0, "parity": None}])
+    written = []
+    real_write = m.write
+
+    def write(res, out, name):
+        written.append(len(res["rows"]))
+        return real_write(res, out, name)
+    monkeypatch.setattr(m, "write", write)
+    assert m.main(["--dry-run", "--batches", "1", "2", "3", "--out", str(tmp_path), "--name", "k"]) == 0
+    assert written == [1, 2, 2]  # after each batch (a dry run keeps batches 1 and 2), then the final write
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.json", "k.md"]
+    assert [r["batch"] for r in json.loads((tmp_path / "k.json").read_text())["rows"]] == [1, 2]
 
 
 def test_refuses_without_cuda_unless_dry_run():
