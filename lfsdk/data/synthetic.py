@@ -29,7 +29,7 @@ from .skeletons import get_skeleton, joints_for_layout
 
 __all__ = ["SyntheticFrame", "SyntheticBatch", "render_hand", "render_batch", "RenderOptions", "CLUTTER_GAP",
            "HandModel", "sample_hand", "place_hand", "pixel_to_camera", "pixel_rays", "raycast_capsules",
-           "sensor_effects", "background_clutter", "check_size"]
+           "sensor_effects", "background_clutter", "check_size", "axis_rotation"]
 
 SeedLike = Union[int, Sequence[int], np.random.Generator, None]
 #: Clutter is at least this far (mm) behind the hand's nearest point: beyond the 150 mm hand-centre band.
@@ -94,7 +94,7 @@ _PALM_BASE = np.array([[12.0, 6.0, 0.0], [2.0, 6.0, 0.0], [-8.0, 6.0, 0.0], [-17
 _TIP_INSET = 0.3  # the tip joint sits this fraction of the distal radius inside the fingertip's surface
 
 
-def _rot(axis: np.ndarray, ang: np.ndarray) -> np.ndarray:
+def axis_rotation(axis: np.ndarray, ang: np.ndarray) -> np.ndarray:
     """(..., 3) unit axes, (...) angles → (..., 3, 3) rotation matrices (Rodrigues)."""
     x, y, z = np.moveaxis(axis, -1, 0)
     c, s = np.cos(ang), np.sin(ang)
@@ -185,7 +185,7 @@ def _random_rotation(rng: np.random.Generator, max_deg: float = 180.0) -> np.nda
                           [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
         else:
             axis = rng.normal(size=3)
-            r = _rot(axis / np.linalg.norm(axis), np.radians(rng.uniform(0, max_deg))) @ np.diag([1.0, -1.0, -1.0])
+            r = axis_rotation(axis / np.linalg.norm(axis), np.radians(rng.uniform(0, max_deg))) @ np.diag([1.0, -1.0, -1.0])
         if -r[2, 1] > -0.3:  # camera-z component of the forearm direction
             return r
 
