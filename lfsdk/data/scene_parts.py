@@ -104,13 +104,14 @@ def _edges(depth: np.ndarray, jump: float) -> np.ndarray:
 def flying_pixels(rng: np.random.Generator, img: np.ndarray, clean: np.ndarray, share: float) -> np.ndarray:
     """Flying pixels: `share` of the depth-edge pixels of the clean z-buffer read a depth between the
     nearest and farthest of their 3×3 neighbourhood (never nearer than the nearer surface). img uint16."""
-    far = np.where(clean > 0, clean, np.nan)
-    pad = np.pad(far, 1, mode="edge")
-    stack = np.stack([pad[i:i + far.shape[0], j:j + far.shape[1]] for i in range(3) for j in range(3)])
-    lo, hi = np.nanmin(np.where(np.isnan(stack), np.inf, stack), 0), np.nanmax(np.where(np.isnan(stack), 0, stack), 0)
+    h, w = clean.shape
+    pad = np.pad(clean, 1)
+    window = np.stack([pad[i:i + h, j:j + w] for i in range(3) for j in range(3)])  # (9, H, W), 0 = unseen
+    lo, hi = np.where(window > 0, window, np.inf).min(0), window.max(0)
     pick = _edges(clean, 40.0) & (rng.random(clean.shape) < share) & (hi > lo)
-    mix = lo + rng.uniform(0.1, 0.9, clean.shape) * (hi - lo)
-    return np.where(pick, np.clip(np.rint(mix), 1, 65535), img).astype(np.uint16)
+    out = img.copy()
+    out[pick] = np.clip(np.rint(lo[pick] + rng.uniform(0.1, 0.9, int(pick.sum())) * (hi - lo)[pick]), 1, 65535)
+    return out
 
 
 def specks(rng: np.random.Generator, img: np.ndarray, near: float, around: np.ndarray, count: int) -> np.ndarray:

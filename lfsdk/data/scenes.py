@@ -107,6 +107,7 @@ class _Canvas:
         self.surfaces: list[np.ndarray] = []
         self.hands: list[HandTruth] = []
         self.hand_caps: list[np.ndarray] = []
+        self._near: float | None = None
 
     def add_capsules(self, caps: np.ndarray, owner: np.ndarray | int = 0) -> None:
         self.caps.append(np.asarray(caps, dtype=float).reshape(-1, 7))
@@ -122,6 +123,7 @@ class _Canvas:
         owner[-1] = 0  # the forearm is not the hand
         self.add_capsules(caps, owner)
         self.hand_caps.append(caps)
+        self._near = None
         xyz = joints_for_layout(joints, self.layout).astype(np.float32)
         palm_xyz = joints_for_layout(joints, "icvl")[0].astype(np.float32)
         uvd = xyz_to_uvd(torch.from_numpy(np.concatenate((xyz, palm_xyz[None]))), self.camera).numpy()
@@ -143,8 +145,10 @@ class _Canvas:
 
     def hand_near(self) -> float:
         """The nearest depth (mm) of the hands (with their forearms) alone."""
-        d, _ = raycast_capsules(np.concatenate(self.hand_caps), self.camera, self.h, self.w)
-        return float(d[d > 0].min()) if (d > 0).any() else float(self.hands[0].palm_xyz[2])
+        if self._near is None:
+            d, _ = raycast_capsules(np.concatenate(self.hand_caps), self.camera, self.h, self.w)
+            self._near = float(d[d > 0].min()) if (d > 0).any() else float(self.hands[0].palm_xyz[2])
+        return self._near
 
 
 def _palm_at(canvas: _Canvas, u: float, v: float, z: float) -> np.ndarray:
@@ -153,12 +157,22 @@ def _palm_at(canvas: _Canvas, u: float, v: float, z: float) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------ scene classes
-def _lone_hand(c: _Canvas) -> None:
+def _training_hand(c: _Canvas) -> None:
+    """A hand drawn as the training set draws it (size, pose, rotation, distance, margin)."""
     hand = sample_hand(c.rng, _TRAIN)
     r = c.rng.uniform(_TRAIN.margin, 1 - _TRAIN.margin, 2)
     c.add_hand(hand, _palm_at(c, r[0], r[1], c.rng.uniform(*_TRAIN.distance)), "right")
+
+
+def _lone_hand(c: _Canvas) -> None:
+    _training_hand(c)
     if c.rng.random() < 0.3:
         _clutter(c)
+
+
+def _hand_before_wall(c: _Canvas) -> None:
+    _training_hand(c)
+    c.add_surface(parts.wall(c.rng, c.hand_near() + c.rng.uniform(250, 1000), c.camera, c.h, c.w))
 
 
 def _clutter(c: _Canvas) -> None:
@@ -218,7 +232,7 @@ def _desk(c: _Canvas) -> None:
     hand = sample_hand(c.rng, _TRAIN)
     z = c.rng.uniform(350, 650)
     c.add_hand(hand, _palm_at(c, c.rng.uniform(0.25, 0.75), c.rng.uniform(0.2, 0.45), z), "right")
-    c.surfaces.append(_desk_top(c, c.hand_near() - c.rng.uniform(40, 200)))
+    c.add_surface(_desk_top(c, c.hand_near() - c.rng.uniform(40, 200)))
     c.add_surface(parts.wall(c.rng, z + c.rng.uniform(300, 1200), c.camera, c.h, c.w))
 
 
@@ -252,7 +266,7 @@ def _empty(c: _Canvas) -> None:
 
 
 _BUILDERS: dict[str, Callable[[_Canvas], None]] = {
-    "lone_hand": _lone_hand, "arm_torso": _arm_torso, "border": _border, "artefacts": _lone_hand,
+    "lone_hand": _lone_hand, "arm_torso": _arm_torso, "border": _border, "artefacts": _hand_before_wall,
     "desk": _desk, "two_hands": _two_hands, "wall": _wall, "torso": _torso, "table": _table, "empty": _empty,
 }
 
@@ -277,8 +291,6 @@ def render_scene(seed: SeedLike = None, scene_class: str = "lone_hand", camera: 
     h, w = check_size(size)
     canvas = _Canvas(rng, camera, h, w, get_skeleton(layout).name)
     _BUILDERS[scene_class](canvas)
-    if scene_class == "artefacts":
-        canvas.add_surface(parts.wall(rng, canvas.hand_near() + rng.uniform(250, 1000), camera, h, w))
     clean, mask = canvas.zbuffer()
     img = sensor_effects(rng, clean, _TRAIN)
     if scene_class == "artefacts":

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lfsdk.data.scene_parts import MAX_RANGE, SATURATED
+from lfsdk.data.scene_parts import MAX_RANGE, SATURATED, flying_pixels
 from lfsdk.data.scenes import (HAND_CLASSES, MAX_HANDS, NO_HAND_CLASSES, SCENE_CLASSES, render_scene,
                                render_scenes)
 from lfsdk.data.skeletons import HAND21_NAMES
@@ -131,6 +131,16 @@ def test_artefacts_specks_nearer_than_hand_and_saturated_pixels():
     for f in _scenes("lone_hand"):  # the control: no specks or saturation without the artefacts
         assert not _isolated_near(f.depth).any()
         assert not np.isin(f.depth, (SATURATED, MAX_RANGE)).any()
+
+
+def test_flying_pixels_lie_between_the_surfaces_of_an_edge():
+    clean = np.full((6, 8), 1000.0)
+    clean[:, :4] = 500.0  # a step from 500 to 1000 mm between columns 3 and 4
+    img = clean.astype(np.uint16)
+    out = flying_pixels(np.random.default_rng(0), img, clean, share=1.0)
+    changed = out != img
+    assert changed[:, 3:5].all() and not changed[:, :3].any() and not changed[:, 5:].any()
+    assert ((out[:, 3:5] > 500 + 40) & (out[:, 3:5] < 1000 - 40)).all()  # 10–90 % of the way across
 
 
 def test_deterministic_per_seed_and_batch_matches_single_frames():
