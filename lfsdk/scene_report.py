@@ -71,7 +71,6 @@ def scene_picture(batch: SceneBatch, det: Detections, out: str | Path, cube: Seq
 
     rows = _pick(batch, per_class)
     err, partner = match_hands(det.joints_xyz, det.found, batch.joints_xyz, batch.num_hands)
-    h, w = batch.depth.shape[1:]
     fig, axes = plt.subplots(len(rows), per_class, figsize=(3.2 * per_class, 2.6 * len(rows)), squeeze=False)
     for r, idx in enumerate(rows):
         for c in range(per_class):
@@ -79,6 +78,8 @@ def scene_picture(batch: SceneBatch, det: Detections, out: str | Path, cube: Seq
             ax.axis("off")
             if c < len(idx):
                 _draw_scene(ax, batch, det, int(idx[c]), err, partner, cube)
+    fig.suptitle(f"white dashed: true hands' crop boxes and joints; green: a reported hand within {FOUND_MM:g} mm "
+                 "of a true one; red: any other reported hand (label: error, side, score)", fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=80)
     plt.close(fig)

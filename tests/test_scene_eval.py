@@ -25,7 +25,8 @@ def _toy_batch():
     palm = xyz.mean(2)  # NaN for absent hands
     z = np.zeros((4, 8, 8))
     return SceneBatch(z.astype(np.uint16), np.array(["lone_hand", "two_hands", "wall", "empty"]),
-                      np.array([1, 2, 0, 0]), xyz, xyz.copy(), palm, palm.copy(), side, z.astype(np.int8), CAM, "toy", 0)
+                      np.array([1, 2, 0, 0]), xyz, xyz.copy(), palm, palm.copy(), side, z.astype(np.int8), CAM,
+                      "toy", 0)
 
 
 def _toy_detections(batch):

@@ -185,7 +185,8 @@ def _random_rotation(rng: np.random.Generator, max_deg: float = 180.0) -> np.nda
                           [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
         else:
             axis = rng.normal(size=3)
-            r = axis_rotation(axis / np.linalg.norm(axis), np.radians(rng.uniform(0, max_deg))) @ np.diag([1.0, -1.0, -1.0])
+            turn = axis_rotation(axis / np.linalg.norm(axis), np.radians(rng.uniform(0, max_deg)))
+            r = turn @ np.diag([1.0, -1.0, -1.0])
         if -r[2, 1] > -0.3:  # camera-z component of the forearm direction
             return r
 
@@ -311,7 +312,8 @@ def raycast_capsules(caps: np.ndarray, camera: Camera, h: int, w: int) -> tuple[
 
 
 # ----------------------------------------------------------------------------------------------- sensor
-def background_clutter(rng: np.random.Generator, near: float, camera: Camera, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+def background_clutter(rng: np.random.Generator, near: float, camera: Camera, h: int,
+                       w: int) -> tuple[np.ndarray, np.ndarray]:
     """Background: a tilted plane and a few blobs, all ≥ CLUTTER_GAP behind `near`. Returns (depth (H, W)
     of the plane, 0 where it is not seen; blob capsules (K, 7))."""
     rd = pixel_rays(camera, h, w)
