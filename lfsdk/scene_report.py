@@ -78,9 +78,9 @@ def scene_picture(batch: SceneBatch, det: Detections, out: str | Path, cube: Seq
             ax.axis("off")
             if c < len(idx):
                 _draw_scene(ax, batch, det, int(idx[c]), err, partner, cube)
-    fig.suptitle(f"white dashed: true hands' crop boxes and joints; green: a reported hand within {FOUND_MM:g} mm "
+    fig.suptitle(f"white dashed: true hands' crop boxes and joints; green: a reported hand within {FOUND_MM:g} mm\n"
                  "of a true one; red: any other reported hand (label: error, side, score)", fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))  # room for the two-line legend
     fig.savefig(out, dpi=80)
     plt.close(fig)
     return Path(out)

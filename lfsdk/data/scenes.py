@@ -107,7 +107,6 @@ class _Canvas:
         self.surfaces: list[np.ndarray] = []
         self.hands: list[HandTruth] = []
         self.hand_caps: list[np.ndarray] = []
-        self._near: float | None = None
 
     def add_capsules(self, caps: np.ndarray, owner: np.ndarray | int = 0) -> None:
         self.caps.append(np.asarray(caps, dtype=float).reshape(-1, 7))
@@ -123,7 +122,6 @@ class _Canvas:
         owner[-1] = 0  # the forearm is not the hand
         self.add_capsules(caps, owner)
         self.hand_caps.append(caps)
-        self._near = None
         xyz = joints_for_layout(joints, self.layout).astype(np.float32)
         palm_xyz = joints_for_layout(joints, "icvl")[0].astype(np.float32)
         uvd = xyz_to_uvd(torch.from_numpy(np.concatenate((xyz, palm_xyz[None]))), self.camera).numpy()
@@ -144,11 +142,11 @@ class _Canvas:
         return np.maximum(depth, 0.0), mask
 
     def hand_near(self) -> float:
-        """The nearest depth (mm) of the hands (with their forearms) alone."""
-        if self._near is None:
-            d, _ = raycast_capsules(np.concatenate(self.hand_caps), self.camera, self.h, self.w)
-            self._near = float(d[d > 0].min()) if (d > 0).any() else float(self.hands[0].palm_xyz[2])
-        return self._near
+        """The nearest depth (mm) of the hands (with their forearms): the smallest z of any capsule is at one
+        of its end spheres, and nothing can hide that point, so this is the rendered minimum when it is in
+        the frame (and nearer than anything rendered when it is not)."""
+        caps = np.concatenate(self.hand_caps)
+        return float((np.minimum(caps[:, 2], caps[:, 5]) - caps[:, 6]).min())
 
 
 def _palm_at(canvas: _Canvas, u: float, v: float, z: float) -> np.ndarray:
