@@ -1,6 +1,7 @@
 """The scene benchmark's report: scenes.json, scenes.md and scenes.png (a few scenes per class, boxes drawn)."""
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Sequence
@@ -81,9 +82,19 @@ def scene_picture(batch: SceneBatch, det: Detections, out: str | Path, cube: Seq
     fig.suptitle(f"white dashed: true hands' crop boxes and joints; green: a reported hand within {FOUND_MM:g} mm\n"
                  "of a true one; red: any other reported hand (label: error, side, score)", fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / fig.get_figheight()))  # room for the two-line legend
-    fig.savefig(out, dpi=80)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
     plt.close(fig)
-    return Path(out)
+    return _small_png(buf, Path(out))
+
+
+def _small_png(buf: io.BytesIO, out: Path) -> Path:
+    """Write the PNG in `buf` to `out` with a 128-colour palette: noisy depth makes RGB PNGs ~6× larger."""
+    from PIL import Image  # installed with matplotlib
+
+    buf.seek(0)
+    Image.open(buf).convert("RGB").quantize(colors=128, method=Image.Quantize.FASTOCTREE).save(out, optimize=True)
+    return out
 
 
 def _box(ax, b, color: str, style: str = "-") -> None:
