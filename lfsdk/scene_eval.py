@@ -26,6 +26,11 @@ from lfsdk.kernels import hand_center
 from lfsdk.scene_metrics import FOUND_MM, Detections, scene_metrics
 from lfsdk.scene_report import write_scene_report
 
+try:  # the multi-hand localiser, in lfsdk versions that have one
+    from lfsdk.localize import find_candidates
+except ImportError:
+    find_candidates = None
+
 __all__ = ["detect", "oracle_errors", "resolve_mode", "localization_cost", "run_scene_benchmark", "main"]
 
 def _np(x: Any) -> np.ndarray:
@@ -109,36 +114,36 @@ def _per_frame_ms(fn: Callable[[np.ndarray], Any], depth: np.ndarray, batch: int
             chunk = depth[:batch]
         t = time.perf_counter()
         fn(chunk)
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()  # GPU work is asynchronous: count it to its end
         if r:
             times.append((time.perf_counter() - t) * 1000 / len(chunk))
     return float(np.median(times))
 
 
 def localization_cost(est: Any, depth: np.ndarray, mode: str, max_hands: int = 2,
-                      batches: Sequence[int] = (1, 32), repeats: int = 10) -> dict:
-    """ms per frame of localisation alone and of the whole call, at each batch size (CPU wall clock).
-    Localisation: the near-band centre (lfsdk.kernels.hand_center) for 'single'; for 'multi' the
-    estimator's `localize(depth)` when it has one, else lfsdk.localize.find_candidates."""
+                      batches: Sequence[int] = (1, 32), calls: int = 20) -> dict:
+    """ms per frame of localisation alone and of the whole call, at each batch size (wall clock, median
+    of max(3, calls / batch) calls). Localisation: the near-band centre (lfsdk.kernels.hand_center) for
+    'single'; lfsdk.localize.find_candidates for 'multi' (None where this lfsdk has no such module)."""
     loc = _localizer(est, mode, max_hands)
     full = (lambda d: est.find_hands(d, max_hands=max_hands)) if mode == "multi" else est
     out = {}
     for b in batches:
         b = min(b, len(depth))
-        n = max(2, repeats // max(1, b // 4))
-        loc_ms, total_ms = _per_frame_ms(loc, depth, b, n), _per_frame_ms(full, depth, b, n)
-        out[f"batch {b}"] = {"localize_ms": loc_ms, "total_ms": total_ms, "share": loc_ms / total_ms}
+        n = max(3, calls // b)
+        total_ms = _per_frame_ms(full, depth, b, n)
+        loc_ms = _per_frame_ms(loc, depth, b, n) if loc is not None else None
+        out[f"batch {b}"] = {"localize_ms": loc_ms, "total_ms": total_ms,
+                             "share": None if loc_ms is None else loc_ms / total_ms}
     return out
 
 
-def _localizer(est: Any, mode: str, max_hands: int) -> Callable[[np.ndarray], Any]:
+def _localizer(est: Any, mode: str, max_hands: int) -> Callable[[np.ndarray], Any] | None:
     if mode == "single":
         return lambda d: hand_center(torch.from_numpy(d), est.camera, band=est.band, refine=est.refine, cube=est.cube)
-    if hasattr(est, "localize"):
-        return est.localize
-    try:
-        from lfsdk.localize import find_candidates  # the multi-hand localiser, where this lfsdk has it
-    except ImportError:
-        return lambda d: None
+    if find_candidates is None:
+        return None
     cam = est.camera.tensor()
     return lambda d: find_candidates(torch.from_numpy(d), cam.expand(len(d), 4), max_hands + 1)
 

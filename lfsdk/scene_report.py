@@ -25,6 +25,10 @@ def _mm(x) -> str:
     return "—" if x is None else f"{x:.1f}"
 
 
+def _ms(x, digits: int) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
 def scene_markdown(report: dict) -> str:
     """The report as Markdown: one row per scene class, then the localisation cost."""
     lines = [f"# Scene benchmark ({report['mode']}-hand call)", "",
@@ -46,9 +50,9 @@ def scene_markdown(report: dict) -> str:
                      f"{m['reported_per_frame']:.2f} | {e2e} | {_mm(m['oracle_mean_mm'])} | {side} |")
     cost = report.get("localization_cost")
     if cost:
-        lines += ["", "Localisation cost per frame (CPU wall clock, median):", "",
+        lines += ["", "Localisation cost per frame (wall clock, median):", "",
                   "| batch | localisation ms/frame | whole call ms/frame | localisation share |", "|---|---|---|---|"]
-        lines += [f"| {k} | {v['localize_ms']:.3f} | {v['total_ms']:.2f} | {100 * v['share']:.1f} % |"
+        lines += [f"| {k} | {_ms(v['localize_ms'], 3)} | {_ms(v['total_ms'], 2)} | {_pct(v['share'])} |"
                   for k, v in cost.items()]
     lines += ["", f"Model: {report.get('model', '?')}, backend: {report.get('backend', '?')}. "
               f"Rendering ran at {report['render_frames_per_s']:.1f} scenes/s."]

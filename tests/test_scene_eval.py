@@ -7,7 +7,7 @@ import pytest
 from lfsdk.data.scenes import SceneBatch, render_scenes
 from lfsdk.evaluate import main as eval_main
 from lfsdk.geometry import Camera
-from lfsdk.scene_eval import detect, oracle_errors, resolve_mode, run_scene_benchmark
+from lfsdk.scene_eval import detect, localization_cost, oracle_errors, resolve_mode, run_scene_benchmark
 from lfsdk.scene_metrics import Detections, match_hands, scene_metrics
 from lfsdk.scene_report import write_scene_report
 
@@ -118,6 +118,15 @@ def test_benchmark_end_to_end_on_a_truthful_fake_estimator(tmp_path):
     md = files[1].read_text()
     assert "| lone_hand | 2 | 2 | 100.0 % |" in md and "| two_hands | 2 | 4 | 50.0 % |" in md
     assert files[2].stat().st_size > 10_000
+
+
+def test_localization_cost_times_the_centre_rule_and_the_whole_call():
+    batch = render_scenes(4, 5, ("lone_hand",), CAM, "nyu", SIZE)
+    cost = localization_cost(_Truthful(batch), batch.depth, "single", batches=(1, 4), calls=3)
+    assert list(cost) == ["batch 1", "batch 4"]
+    for c in cost.values():
+        assert c["localize_ms"] > 0 and c["total_ms"] > 0
+        assert c["share"] == pytest.approx(c["localize_ms"] / c["total_ms"])
 
 
 def test_detect_reads_a_multi_hand_result_and_the_oracle_crops_at_the_palm():
