@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from PIL import Image
 
 from lfsdk.data.scenes import SceneBatch
 from lfsdk.draw import colorize_depth
@@ -94,8 +95,6 @@ def scene_picture(batch: SceneBatch, det: Detections, out: str | Path, cube: Seq
 
 def _small_png(buf: io.BytesIO, out: Path) -> Path:
     """Write the PNG in `buf` to `out` with a 128-colour palette: noisy depth makes RGB PNGs ~6× larger."""
-    from PIL import Image  # installed with matplotlib
-
     buf.seek(0)
     Image.open(buf).convert("RGB").quantize(colors=128, method=Image.Quantize.FASTOCTREE).save(out, optimize=True)
     return out

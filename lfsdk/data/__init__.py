@@ -1,1 +1,1 @@
-"""Hand data: joint layouts, the synthetic renderer, augmentation and training datasets."""
+"""Hand data: joint layouts, the synthetic renderer and its scenes, augmentation and training datasets."""

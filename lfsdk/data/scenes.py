@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from lfsdk.geometry import Camera, xyz_to_uvd
 
@@ -306,10 +307,7 @@ def render_scenes(n: int, seed: int = 0, classes: Sequence[str] = SCENE_CLASSES,
     if not classes or bad:
         raise ValueError(f"classes must be a non-empty list of {list(SCENE_CLASSES)}, got {list(classes)}")
     camera = Camera.parse(camera)
-    it = range(n)
-    if progress:
-        from tqdm import tqdm
-        it = tqdm(it, desc="render scenes", unit="frame")
+    it = tqdm(range(n), desc="render scenes", unit="frame") if progress else range(n)
     frames = [render_scene((seed, i), classes[i % len(classes)], camera, layout, size) for i in it]
     return _stack(frames, seed)
 
