@@ -181,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=SCENE_SEEDS["test"], help="scene seed (default: the held-out one)")
     p.add_argument("--mode", default="auto", choices=("auto", "single", "multi"),
                    help="single: est(depth); multi: est.find_hands; auto: multi when the estimator has it")
+    p.add_argument("--classes", default=",".join(SCENE_CLASSES),
+                   help="comma-separated scene classes, cycled (default: all of them)")
     p.add_argument("--max-hands", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--no-cost", action="store_true", help="skip the localisation timing")
@@ -189,11 +191,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.n < 1 or args.batch_size < 1 or args.max_hands < 1:
         print("lfsdk-eval --scenes: --n, --batch-size and --max-hands must be ≥ 1", file=sys.stderr)
         return 1
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    if not classes or set(classes) - set(SCENE_CLASSES):
+        print(f"lfsdk-eval --scenes: --classes must be a comma-separated list of {', '.join(SCENE_CLASSES)}; "
+              f"got {args.classes!r}", file=sys.stderr)
+        return 1
     try:
         kw = {"backend": args.backend, **({"camera": args.camera} if args.camera else {})}
         est = HandPoseEstimator(args.model, **kw) if args.model else HandPoseEstimator.from_pretrained(**kw)
         report, batch, det = run_scene_benchmark(est, args.n, args.seed, mode=args.mode, max_hands=args.max_hands,
-                                                 batch_size=args.batch_size, cost=not args.no_cost, progress=True)
+                                                 batch_size=args.batch_size, classes=classes,
+                                                 cost=not args.no_cost, progress=True)
     except (ValueError, FileNotFoundError) as e:
         print(f"lfsdk-eval --scenes: {e}", file=sys.stderr)
         return 1

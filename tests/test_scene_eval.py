@@ -157,3 +157,5 @@ def test_detect_reads_a_multi_hand_result_and_the_oracle_crops_at_the_palm():
 def test_cli_flag_reports_bad_options(capsys):
     assert eval_main(["--scenes", "--n", "0"]) == 1
     assert "must be ≥ 1" in capsys.readouterr().err
+    assert eval_main(["--scenes", "--n", "2", "--classes", "wall,sofa", "--no-cost"]) == 1
+    assert "--classes must be" in capsys.readouterr().err

@@ -81,6 +81,7 @@ def test_two_hands_one_left_one_right_mirrored():
                 assert (c > 0) == (h.handedness == "right"), (h.handedness, c)
         a, b = f.hands
         assert np.linalg.norm(a.palm_xyz - b.palm_xyz) > 100  # side by side, not one inside the other
+        assert set(np.unique(f.hand_mask)) == {0, 1, 2}  # both hands are seen
     assert clear >= 6
 
 
