@@ -1,4 +1,5 @@
-"""Hand data: the synthetic renderer, augmentation, the official datasets' readers and training datasets.
+"""Hand data: the synthetic renderer and its scenes, augmentation, the official datasets' readers and training
+datasets.
 
 Importing the package registers the built-in datasets ("synthetic", "nyu", "icvl", "msra") for make_dataset.
 """

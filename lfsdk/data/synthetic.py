@@ -1,6 +1,6 @@
 """Procedural articulated hand depth renderer: the data lfsdk's default model is trained and evaluated on.
 
-A kinematic 21-joint right hand (lfsdk.data.skeletons.HAND21_NAMES) with adult bone lengths, a random
+A kinematic 21-joint right hand (lfsdk.skeletons.HAND21_NAMES) with adult bone lengths, a random
 per-hand scale, and joint limits per finger (MCP flexion/abduction, PIP, DIP coupled to PIP, thumb CMC
 opposition and flexion) is posed, rotated at random (the forearm never points at the camera) and placed
 250–700 mm from the camera. Its surface is a set of capsules (fingers, palm, thenar, forearm); each pixel's
@@ -27,7 +27,11 @@ from lfsdk.geometry import Camera, xyz_to_uvd
 
 from lfsdk.skeletons import get_skeleton, joints_for_layout
 
-__all__ = ["SyntheticFrame", "SyntheticBatch", "render_hand", "render_batch", "RenderOptions", "CLUTTER_GAP"]
+from .raycast import pixel_rays, raycast_capsules
+
+__all__ = ["SyntheticFrame", "SyntheticBatch", "render_hand", "render_batch", "RenderOptions", "CLUTTER_GAP",
+           "HandModel", "sample_hand", "place_hand", "pixel_to_camera", 
+           "sensor_effects", "background_clutter", "check_size", "axis_rotation"]
 
 SeedLike = Union[int, Sequence[int], np.random.Generator, None]
 #: Clutter is at least this far (mm) behind the hand's nearest point: beyond the 150 mm hand-centre band.
@@ -92,7 +96,7 @@ _PALM_BASE = np.array([[12.0, 6.0, 0.0], [2.0, 6.0, 0.0], [-8.0, 6.0, 0.0], [-17
 _TIP_INSET = 0.3  # the tip joint sits this fraction of the distal radius inside the fingertip's surface
 
 
-def _rot(axis: np.ndarray, ang: np.ndarray) -> np.ndarray:
+def axis_rotation(axis: np.ndarray, ang: np.ndarray) -> np.ndarray:
     """(..., 3) unit axes, (...) angles → (..., 3, 3) rotation matrices (Rodrigues)."""
     x, y, z = np.moveaxis(axis, -1, 0)
     c, s = np.cos(ang), np.sin(ang)
@@ -183,91 +187,64 @@ def _random_rotation(rng: np.random.Generator, max_deg: float = 180.0) -> np.nda
                           [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
         else:
             axis = rng.normal(size=3)
-            r = _rot(axis / np.linalg.norm(axis), np.radians(rng.uniform(0, max_deg))) @ np.diag([1.0, -1.0, -1.0])
+            turn = axis_rotation(axis / np.linalg.norm(axis), np.radians(rng.uniform(0, max_deg)))
+            r = turn @ np.diag([1.0, -1.0, -1.0])
         if -r[2, 1] > -0.3:  # camera-z component of the forearm direction
             return r
 
 
+@dataclass(frozen=True)
+class HandModel:
+    """A posed right hand in its own frame (mm) and the rotation that will take it into the camera frame."""
+
+    joints: np.ndarray  # (21, 3) HAND21 joints
+    capsules: np.ndarray  # (P, 7) (a xyz, b xyz, radius); the last one is the forearm
+    radii: np.ndarray  # (21,) flesh radius around each joint
+    rotation: np.ndarray  # (3, 3) hand frame → camera frame
+
+    @property
+    def palm(self) -> np.ndarray:
+        """(3,) the palm centre in the hand frame (ICVL's first joint)."""
+        return joints_for_layout(self.joints, "icvl")[0]
+
+
+def sample_hand(rng: np.random.Generator, options: RenderOptions = RenderOptions(),
+                forearm: float | None = None) -> HandModel:
+    """Random size, visible forearm length (unless given, mm), pose and rotation (options.rotation_deg)."""
+    scale = rng.uniform(*options.scale)
+    joints, caps, radii = _posed_hand(rng, scale, rng.uniform(*options.forearm) if forearm is None else forearm)
+    return HandModel(joints, caps, radii, _random_rotation(rng, options.rotation_deg))
+
+
+def place_hand(hand: HandModel, palm_target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate the hand and move its palm centre to palm_target (3,) camera mm → (joints (21, 3), caps (P, 7))."""
+    rot = hand.rotation
+    shift = palm_target - rot @ hand.palm
+    caps = hand.capsules
+    return hand.joints @ rot.T + shift, np.concatenate((caps[:, :3] @ rot.T + shift,
+                                                         caps[:, 3:6] @ rot.T + shift, caps[:, 6:]), 1)
+
+
+def pixel_to_camera(u: float, v: float, z: float, camera: Camera) -> np.ndarray:
+    """Pixel (u, v) at depth z mm → (3,) camera-frame point, mm."""
+    return np.array([(u - camera.cx) * z / camera.fx, (v - camera.cy) * z / camera.fy, z])
+
+
+def check_size(size: tuple[int, int]) -> tuple[int, int]:
+    """(H, W) → ints, or ValueError when either is below 8 pixels."""
+    h, w = int(size[0]), int(size[1])
+    if h < 8 or w < 8:
+        raise ValueError(f"size must be (H, W) with both ≥ 8, got {size}")
+    return h, w
+
+
 # ------------------------------------------------------------------------------------------------ raycast
 @lru_cache(maxsize=8)
-def _rays(camera: Camera, h: int, w: int) -> np.ndarray:
-    """(H·W, 3) unit ray directions through pixel centres (u = col, v = row)."""
-    v, u = np.mgrid[0:h, 0:w].astype(np.float64)
-    d = np.stack(((u - camera.cx) / camera.fx, (v - camera.cy) / camera.fy, np.ones_like(u)), -1)
-    d /= np.linalg.norm(d, axis=-1, keepdims=True)
-    d.setflags(write=False)
-    return d.reshape(-1, 3)
-
-
-def _sphere_boxes(c: np.ndarray, r: np.ndarray, camera: Camera) -> np.ndarray:
-    """(P, 3) centres, (P,) radii → (P, 4) conservative pixel boxes (u0, v0, u1, v1) of their projection."""
-    zn = np.maximum(c[:, 2] - r, 20.0)
-    zf = c[:, 2] + r
-    out = []
-    for i, (f, cc) in enumerate(((camera.fx, camera.cx), (camera.fy, camera.cy))):
-        lo, hi = c[:, i] - r, c[:, i] + r
-        out.append((cc + f * np.minimum(lo / zn, lo / zf), cc + f * np.maximum(hi / zn, hi / zf)))
-    return np.stack((out[0][0], out[1][0], out[0][1], out[1][1]), -1)
-
-
-def raycast_capsules(caps: np.ndarray, camera: Camera, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Z-buffer render of capsules seen from the origin. caps (P, 7) → (depth (H, W) float mm, 0 = none;
-    part (H, W) int index of the capsule seen, −1 = none)."""
-    a, b, rad = caps[:, :3], caps[:, 3:6], caps[:, 6]
-    box = np.minimum(_sphere_boxes(a, rad, camera), _sphere_boxes(b, rad, camera))[:, :2]
-    box = np.concatenate((box, np.maximum(_sphere_boxes(a, rad, camera), _sphere_boxes(b, rad, camera))[:, 2:]), 1)
-    u0 = np.clip(np.floor(box[:, 0]), 0, w).astype(np.int64)
-    v0 = np.clip(np.floor(box[:, 1]), 0, h).astype(np.int64)
-    u1 = np.clip(np.ceil(box[:, 2]) + 1, 0, w).astype(np.int64)
-    v1 = np.clip(np.ceil(box[:, 3]) + 1, 0, h).astype(np.int64)
-    bw, bh = u1 - u0, v1 - v0
-    n = np.where((bw > 0) & (bh > 0), bw * bh, 0)
-    # Every (capsule, pixel-in-its-box) pair, flattened.
-    prim = np.repeat(np.arange(len(caps)), n)
-    local = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    pix = (v0[prim] + local // bw[prim]) * w + u0[prim] + local % bw[prim]
-    rd = _rays(camera, h, w)[pix]
-    pa, pb, r = a[prim], b[prim], rad[prim]
-    # Ray–capsule intersection (Quilez), ray origin at the camera: oa = −pa.
-    ba = pb - pa
-    baba = np.einsum("ij,ij->i", ba, ba)
-    bard = np.einsum("ij,ij->i", ba, rd)
-    baoa = -np.einsum("ij,ij->i", ba, pa)
-    rdoa = -np.einsum("ij,ij->i", rd, pa)
-    oaoa = np.einsum("ij,ij->i", pa, pa)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        qa = np.maximum(baba - bard * bard, 1e-9)
-        qb = baba * rdoa - baoa * bard
-        qc = baba * oaoa - baoa * baoa - r * r * baba
-        disc = qb * qb - qa * qc
-        t = (-qb - np.sqrt(np.maximum(disc, 0))) / qa
-        y = baoa + t * bard
-        body = (disc >= 0) & (y > 0) & (y < baba)
-        oc = np.where((y <= 0)[:, None] | ~np.isfinite(y)[:, None], -pa, -pb)
-        cb = np.einsum("ij,ij->i", rd, oc)
-        disc2 = cb * cb - (np.einsum("ij,ij->i", oc, oc) - r * r)
-        tcap = -cb - np.sqrt(np.maximum(disc2, 0))
-    hit_t = np.where(body, t, np.where((disc >= 0) & (disc2 > 0), tcap, np.inf))
-    z = hit_t * rd[:, 2]
-    keep = np.isfinite(z) & (z > 0)
-    pix, z, prim = pix[keep], z[keep], prim[keep]
-    # Z-buffer: sort by depth, the first occurrence of each pixel is the nearest.
-    order = np.lexsort((z, pix))
-    pix, z, prim = pix[order], z[order], prim[order]
-    first = np.ones(len(pix), bool)
-    first[1:] = pix[1:] != pix[:-1]
-    depth = np.zeros(h * w)
-    part = np.full(h * w, -1, np.int32)
-    depth[pix[first]] = z[first]
-    part[pix[first]] = prim[first]
-    return depth.reshape(h, w), part.reshape(h, w)
-
-
-# ----------------------------------------------------------------------------------------------- sensor
-def _clutter(rng: np.random.Generator, near: float, camera: Camera, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+def background_clutter(rng: np.random.Generator, near: float, camera: Camera, h: int,
+                       w: int) -> tuple[np.ndarray, np.ndarray]:
     """Background: a tilted plane and a few blobs, all ≥ CLUTTER_GAP behind `near`. Returns (depth (H, W)
     of the plane, 0 where it is not seen; blob capsules (K, 7))."""
-    rd = _rays(camera, h, w)
+    rd = pixel_rays(camera, h, w)
     d0 = near + CLUTTER_GAP + rng.uniform(50, 600)
     normal = np.array([rng.normal(0, 0.3), rng.normal(0, 0.3), -1.0])
     normal /= np.linalg.norm(normal)
@@ -286,7 +263,7 @@ def _clutter(rng: np.random.Generator, near: float, camera: Camera, h: int, w: i
     return plane, np.asarray(blobs, dtype=float).reshape(-1, 7)
 
 
-def _sensor(rng: np.random.Generator, depth: np.ndarray, opts: RenderOptions) -> np.ndarray:
+def sensor_effects(rng: np.random.Generator, depth: np.ndarray, opts: RenderOptions) -> np.ndarray:
     """Noise, edge and random dropout, uint16 quantisation. depth (H, W) float mm → (H, W) uint16."""
     valid = depth > 0
     sigma = opts.noise_mm + opts.noise_quad * (depth / 1000.0) ** 2
@@ -315,38 +292,30 @@ def render_hand(seed: SeedLike = None, camera: Camera | str = "icvl", layout: st
     """
     rng = _rng(seed)
     camera = Camera.parse(camera)
-    h, w = int(size[0]), int(size[1])
-    if h < 8 or w < 8:
-        raise ValueError(f"size must be (H, W) with both ≥ 8, got {size}")
+    h, w = check_size(size)
     skeleton = get_skeleton(layout)
-    scale = rng.uniform(*options.scale)
-    joints, caps, radii = _posed_hand(rng, scale, rng.uniform(*options.forearm))
-    rot = _random_rotation(rng, options.rotation_deg)
-    palm = joints_for_layout(joints, "icvl")[0]  # ICVL's first joint is the palm centre
+    hand = sample_hand(rng, options)
     zc = rng.uniform(*options.distance)
     uc = rng.uniform(options.margin, 1 - options.margin) * w
     vc = rng.uniform(options.margin, 1 - options.margin) * h
-    target = np.array([(uc - camera.cx) * zc / camera.fx, (vc - camera.cy) * zc / camera.fy, zc])
-    shift = target - rot @ palm
-    joints = joints @ rot.T + shift
-    caps = np.concatenate((caps[:, :3] @ rot.T + shift, caps[:, 3:6] @ rot.T + shift, caps[:, 6:]), 1)
+    joints, caps = place_hand(hand, pixel_to_camera(uc, vc, zc, camera))
     depth, _ = raycast_capsules(caps, camera, h, w)
     if options.clutter if clutter is None else clutter:
         near = depth[depth > 0].min() if (depth > 0).any() else zc
-        plane, blobs = _clutter(rng, near, camera, h, w)
+        plane, blobs = background_clutter(rng, near, camera, h, w)
         if len(blobs):
             bd, _ = raycast_capsules(blobs, camera, h, w)
             plane = np.where((bd > 0) & ((plane == 0) | (bd < plane)), bd, plane)
         depth = np.where(depth > 0, depth, plane)
         caps = np.concatenate((caps, blobs), 0)
     if noise:
-        img = _sensor(rng, depth, options)
+        img = sensor_effects(rng, depth, options)
     else:
         img = np.clip(np.rint(depth), 0, 65535).astype(np.uint16)
     xyz = joints_for_layout(joints, skeleton).astype(np.float32)
     uvd = xyz_to_uvd(torch.from_numpy(xyz), camera).numpy()
     return SyntheticFrame(img, xyz, uvd, camera, skeleton.name, joints.astype(np.float32),
-                          caps.astype(np.float32), radii.astype(np.float32))
+                          caps.astype(np.float32), hand.radii.astype(np.float32))
 
 
 def render_batch(n: int, seed: int = 0, camera: Camera | str = "icvl", layout: str = "nyu",
