@@ -21,6 +21,7 @@ import torch
 
 from ..contract import Outputs
 from ..model.network import ModelConfig
+from .options import check_options, load_options
 
 __all__ = ["Outputs", "Availability", "BackendUnavailable", "Backend", "REGISTRY", "AUTO_ORDER", "PRECISIONS",
            "register", "backend_class", "create", "auto", "availability", "resolve_device"]
@@ -183,11 +184,28 @@ def availability(device: str | torch.device | None = None) -> dict[str, Availabi
     return out
 
 
+def _importable(names) -> list[type[Backend] | None]:
+    """backend_class(name) for each name, None for a backend whose module cannot be imported."""
+    out: list[type[Backend] | None] = []
+    for name in names:
+        try:
+            out.append(backend_class(name))
+        except BackendUnavailable:
+            out.append(None)
+    return out
+
+
 def create(name: str, path: str | Path, **options) -> Backend:
-    """Instantiate backend `name` on model file `path` (options: device, precision, max_batch, ...)."""
+    """Instantiate backend `name` on model file `path` (options: device, precision, max_batch, ...).
+    Raises InputError for an option the backend does not take."""
     if name == "auto":
         return auto(path, **options)
     cls = backend_class(name)
+    check_options(options, [cls], f"backend {name!r}")
+    return _load(name, cls, path, options)
+
+
+def _load(name: str, cls: type[Backend], path: str | Path, options: dict) -> Backend:
     ok = cls.available(options.get("device"))
     if not ok.ok:
         raise BackendUnavailable(f"backend {name!r} is not usable here: {ok.reason}")
@@ -196,13 +214,21 @@ def create(name: str, path: str | Path, **options) -> Backend:
 
 def auto(path: str | Path, **options) -> Backend:
     """The first backend in AUTO_ORDER[device type] that is available and can load `path` at the asked
-    precision (each backend's default when none is asked)."""
+    precision (each backend's default when none is asked). Each gets the options it takes; an option none
+    of them takes raises InputError."""
     device = resolve_device(options.get("device"))  # picks the order; each backend resolves the option itself
-    reasons = []
     order = AUTO_ORDER.get(device.type, ())
+    classes = {name: cls for name, cls in zip(order, _importable(order)) if cls is not None}
+    check_options(options, list(classes.values()), f"backend 'auto' ({', '.join(order)})")
+    reasons = []
     for name in order:
+        if name not in classes:
+            reasons.append(f"{name}: could not be imported")
+            continue
+        cls = classes[name]
+        taken = load_options(cls)
         try:
-            return create(name, path, **options)
+            return _load(name, cls, path, {k: v for k, v in options.items() if k in taken})
         except BackendUnavailable as e:
             reasons.append(f"{name}: {e}")
     raise BackendUnavailable(f"no backend can run {path} on {device} here:\n  " + "\n  ".join(reasons))
