@@ -35,7 +35,8 @@ def check_result(r: Any, frames: int | None = None) -> None:
     assert isinstance(r, Result), type(r)
     b = len(r)
     assert frames is None or b == frames, (b, frames)
-    assert r.joints_xyz.shape[0] == b and r.joints_xyz.shape[2] == 3 and r.boxes.shape == (b, 4)
+    shapes = (tuple(r.joints_xyz.shape), tuple(r.boxes.shape), tuple(r.found.shape))
+    assert r.joints_xyz.ndim == 3 and shapes[0][::2] == (b, 3) and shapes[1:] == ((b, 4), (b,)), f"shapes {shapes}"
     found = r.found
     for field in ("joints_xyz", "joints_uvd", "branch_xyz", "fusion_weights", "boxes", "centers_xyz"):
         v = getattr(r, field)
@@ -62,9 +63,9 @@ def outcome(thunk: Callable[[], Any]) -> tuple[str, str]:
 
 # -- the estimator ------------------------------------------------------------------------------------------
 
-def _array(rng: random.Random, shape: tuple[int, ...], dtype: str) -> np.ndarray:
+def _array(rng: random.Random, shape: tuple[int, ...], dtype: str, kind: str = "hand",
+           odd_pixel: bool = False) -> np.ndarray:
     nprng = np.random.default_rng(rng.randrange(1 << 30))
-    kind = rng.choice(["zeros", "hand", "hand", "hand", "uniform", "noise"])
     a = np.zeros(shape, np.float64)
     if kind == "hand" and len(shape) >= 2 and shape[-1] > 4 and shape[-2] > 4:
         h, w = shape[-2], shape[-1]
@@ -73,48 +74,39 @@ def _array(rng: random.Random, shape: tuple[int, ...], dtype: str) -> np.ndarray
     elif kind == "uniform":
         a[...] = nprng.uniform(0, 65535, shape)
     elif kind == "noise":
-        a[...] = nprng.normal(500, 300, shape)
-    if a.size and rng.random() < 0.25:  # one odd pixel
-        a.flat[rng.randrange(a.size)] = rng.choice([np.nan, np.inf, -np.inf, -1.0, -32768.0, 1e30, 65535.0])
+        a[...] = np.abs(nprng.normal(500, 300, shape))
+    if a.size and odd_pixel:
+        a.flat[rng.randrange(a.size)] = rng.choice([np.nan, np.inf, -np.inf, -1.0, -32768.0, 1e30, 65535.0, 1e-30])
     if dtype == "object":
         return a.astype(object)
     with np.errstate(all="ignore"):
         return a.astype(dtype)
 
 
-def _shape(rng: random.Random) -> tuple[int, ...]:
-    pick = rng.random()
-    if pick < 0.45:
-        return (rng.randrange(8, 72), rng.randrange(8, 72))
-    if pick < 0.75:
-        return (rng.randrange(1, 4), rng.randrange(8, 56), rng.randrange(8, 56))
-    if pick < 0.85:
-        return (rng.randrange(8, 56), rng.randrange(8, 56), rng.choice([1, 3, 4]))
-    return tuple(rng.randrange(0, 6) for _ in range(rng.choice([0, 1, 2, 3, 4])))
+def _odd_shape(rng: random.Random) -> tuple[int, ...]:
+    if rng.random() < 0.4:
+        return (rng.randrange(8, 56), rng.randrange(8, 56), rng.choice([1, 2, 3, 4]))
+    return tuple(rng.randrange(0, 6) for _ in range(rng.choice([0, 1, 2, 3, 4, 5])))
 
 
-def _depth(rng: random.Random) -> Any:
-    a = _array(rng, _shape(rng), rng.choice(DTYPES))
-    form = rng.random()
-    if form < 0.15 and a.dtype.kind in "iuf" and a.dtype.isnative and a.dtype != np.uint32:
+def _container(rng: random.Random, a: np.ndarray) -> Any:
+    form = rng.choice(["torch", "grad", "strided", "list", "other"])
+    if form in ("torch", "grad") and a.dtype.kind in "iuf" and a.dtype.isnative and a.dtype != np.uint32:
         t = torch.from_numpy(a)
-        return t.float().requires_grad_() if rng.random() < 0.5 else t
-    if form < 0.25 and a.ndim >= 2:
+        return t.float().requires_grad_() if form == "grad" else t
+    if form == "strided" and a.ndim >= 2:
         return np.swapaxes(a, -1, -2)  # not C-contiguous
-    if form < 0.28:
-        return a.tolist() if a.size < 400 else rng.choice([None, "depth.png", 3.5, {"depth": 1}])
-    return a
+    if form == "list" and a.size < 600:
+        return a.tolist()
+    return rng.choice([None, "depth.png", 3.5, {"depth": 1}, b"\x00", object()])
 
 
 def _camera(rng: random.Random) -> Any:
-    pick = rng.random()
-    if pick < 0.3:
-        return None
-    if pick < 0.45:
+    if rng.random() < 0.3:
         return rng.choice(["nyu", "icvl", "msra", "ICVL ", "", "foo", "1,2,3", "a,b,c,d", "241,241,160,120",
                            "nan,1,1,1", "1e39,1e39,160,120", "1e-45,1e-45,160,120"])
     vals = [rng.choice(ODD_NUMBERS) if rng.random() < 0.3 else rng.uniform(1, 600) for _ in range(4)]
-    form = rng.choice(["str", "list", "f32", "tensor", "short"])
+    form = rng.choice(["str", "list", "f32", "tensor", "short", "Camera"])
     if form == "str":
         return ",".join(repr(v) for v in vals)
     if form == "f32":
@@ -122,6 +114,9 @@ def _camera(rng: random.Random) -> Any:
             return np.array(vals, np.float32)
     if form == "tensor":
         return torch.tensor(vals)
+    if form == "Camera":
+        from lfsdk import Camera
+        return lambda: Camera(*vals)  # built inside the case: the constructor is under test too
     return vals[:3] if form == "short" else vals
 
 
@@ -133,32 +128,56 @@ def _points(rng: random.Random, b: int, k: int) -> Any:
     return vals[0] if b == 1 and rng.random() < 0.5 else vals
 
 
+#: what one API case changes from a plain call on good frames (one thing at most, so each part is reached)
+API_ODDITIES = ["none", "none", "dtype", "shape", "values", "container", "camera", "centers", "boxes", "index",
+                "draw"]
+
+
+def _api_call(rng: random.Random) -> tuple[Any, dict[str, Any], Any, Any]:
+    odd = rng.choice(API_ODDITIES)
+    shape = (rng.randrange(8, 72), rng.randrange(8, 72))
+    if rng.random() < 0.4:
+        shape = (rng.randrange(1, 4), *shape)
+    depth = _array(rng, shape, rng.choice(DTYPES) if odd == "dtype" else rng.choice(["uint16", "float32"]),
+                   kind=rng.choice(["hand", "zeros", "uniform", "noise"]) if odd == "values" else "hand",
+                   odd_pixel=odd == "values" and rng.random() < 0.6)
+    if odd == "shape":
+        depth = _array(rng, _odd_shape(rng), "uint16")
+    elif odd == "container":
+        depth = _container(rng, depth)
+    b = shape[0] if len(shape) == 3 else 1
+    kw: dict[str, Any] = {"camera": _camera(rng) if odd == "camera" else rng.choice([None, "icvl"])}
+    if odd == "centers":
+        kw["centers"] = _points(rng, b, 3)
+        kw["center_space"] = rng.choice(["uvd", "xyz", "uvd", "UVD"])
+    elif odd == "boxes":
+        kw["boxes"] = _points(rng, b, 4)
+    index = rng.choice([0, -1, np.int64(0), np.int32(-1), 5, 1.0, slice(0, 1), "0", torch.tensor(0)]) \
+        if odd == "index" else 0
+    draw_with = rng.choice(["same", (10, 10), (1, 8, 8), "float"]) if odd == "draw" else None
+    return depth, kw, index, draw_with
+
+
 def api_cases(est, n: int, seed: int) -> list[Case]:
-    """n calls of `est` with random frames, cameras, centres or boxes, then Result indexing and draw."""
+    """n calls of `est`, each on good frames with at most one thing odd (dtype, shape, values, container,
+    camera, centres, boxes, Result indexing or draw's frame), then Result indexing and draw."""
     rng = random.Random(seed)
     cases = []
     for k in range(n):
-        depth = _depth(rng)
-        b = depth.shape[0] if getattr(depth, "ndim", 0) == 3 else 1
-        kw: dict[str, Any] = {"camera": _camera(rng)}
-        extra = rng.random()
-        if extra < 0.2:
-            kw["centers"] = _points(rng, b, 3)
-            kw["center_space"] = rng.choice(["uvd", "xyz", "uvd", "UVD"])
-        elif extra < 0.35:
-            kw["boxes"] = _points(rng, b, 4)
-        index = rng.choice([0, -1, np.int64(0), np.int32(-1), 5, 1.0, slice(0, 1), "0", torch.tensor(0)])
-        draw_with = rng.choice([None, None, (10, 10), "same", (1, 8, 8)])
+        depth, kw, index, draw_with = _api_call(rng)
 
-        def case(depth=depth, kw=kw, index=index, draw_with=draw_with, b=b):
+        def case(depth=depth, kw=kw, index=index, draw_with=draw_with):
+            if callable(kw["camera"]):
+                kw = {**kw, "camera": kw["camera"]()}
             r = est(depth, **kw)
             check_result(r)
-            sub = r[index]
-            check_result(sub)
-            frame = None if draw_with is None else (
-                r.depth[0].cpu().numpy() if draw_with == "same" else np.zeros(draw_with, np.uint16))
+            check_result(r[index])
+            frame = None
+            if draw_with is not None:
+                same = r.depth[0].cpu().numpy()
+                frame = {"same": same, "float": same.astype(np.float64)}.get(draw_with, np.zeros(draw_with))
             img = r.draw(index if not isinstance(index, slice) else 0, depth=frame)
-            assert img.shape[:2] == tuple(r.depth.shape[1:]) and img.dtype == np.uint8
+            assert img.shape == (*r.depth.shape[1:], 3) and img.dtype == np.uint8
 
         cases.append((f"api-{k}", case))
     return cases
@@ -265,15 +284,17 @@ def _cli_file(rng: random.Random, d: Path, k: int, good: np.ndarray) -> str:
 
     from tests.hardening_helpers import png_header
 
-    kind = rng.choice(["good_npy", "good_png", "odd_npy", "npz", "text", "bomb", "broken_png", "missing",
-                       "dir", "rgb_png", "good_npy"])
+    kind = rng.choice(["good_npy", "good_png"]) if rng.random() < 0.6 else rng.choice(
+        ["odd_npy", "odd_npy", "npz", "text", "bomb", "broken_png", "missing", "dir", "rgb_png"])
     p = d / f"f{k}_{kind}{'.png' if 'png' in kind or kind == 'bomb' else '.npy'}"
     if kind == "good_npy":
         np.save(p, good)
     elif kind == "good_png":
         Image.fromarray(good).save(p)
     elif kind == "odd_npy":
-        np.save(p, _array(rng, _shape(rng), rng.choice(DTYPES[:11])), allow_pickle=False)
+        shape = rng.choice([(48, 64), (2, 48, 64), _odd_shape(rng)])
+        np.save(p, _array(rng, shape, rng.choice(DTYPES[:11]), kind=rng.choice(["hand", "zeros", "noise"]),
+                          odd_pixel=rng.random() < 0.5), allow_pickle=False)
     elif kind == "npz":
         np.savez(p.with_suffix(".npz"), a=good)
         p.with_suffix(".npz").rename(p)
@@ -304,16 +325,17 @@ def cli_cases(model: str, good: np.ndarray, workdir: Path, n: int, seed: int) ->
         d.mkdir(parents=True)
         files = [_cli_file(rng, d, j, good) for j in range(rng.randrange(1, 4))]
         args = ["estimate", *files, "--model", model, "--backend", "onnxruntime"]
-        out = rng.choice([None, "p.json", "p.csv", "p.txt", "dir.json", "missing/p.json"])
+        out = rng.choice(["p.json", "p.json", "p.csv", None]) if rng.random() < 0.8 else rng.choice(
+            ["p.txt", "dir.json", "missing/p.json"])
         if out == "dir.json":
             (d / out).mkdir()
         if out is not None:
             args += ["-o", str(d / out)]
-        if rng.random() < 0.3:
+        if rng.random() < 0.2:
             args += ["--camera", rng.choice(["icvl", "", "foo", "1e39,1,1,1", "241,241,160,120", "0,0,0,0"])]
-        if rng.random() < 0.15:
+        if rng.random() < 0.1:
             args += ["--batch", rng.choice(["0", "2", "-3", "x"])]
-        if rng.random() < 0.15:
+        if rng.random() < 0.1:
             (d / "taken").write_text("x")
             args += ["--draw", str(d / rng.choice(["taken", "overlays"]))]
 

@@ -6,6 +6,7 @@ joints with found=True, never an unclear exception or a traceback.
 The CI-sized run is part of the normal suite; the full one (`pytest -m fuzz tests/test_fuzz.py`, run by
 `make bench`) generates over 1,000 cases and prints the counts quoted in the README."""
 import importlib.util
+import time
 from collections import Counter
 
 import pytest
@@ -17,7 +18,7 @@ from tests.fuzz_cases import api_cases, cli_cases, model_cases, outcome
 pytestmark = pytest.mark.usefixtures("shared_cache", "one_torch_thread")
 
 #: cases per part: (api, model files, cli) — CI-sized and full
-CI = (240, 24, 36)
+CI = (220, 24, 24)
 FULL = (900, 160, 200)
 BACKENDS = ["onnxruntime", "auto"] + (["openvino"] if importlib.util.find_spec("openvino") else [])
 
@@ -39,15 +40,19 @@ def _run(sizes, tmp_path, seed):
     cases = (api_cases(est, sizes[0], seed)
              + model_cases(ckpt, onnx_path, frame, tmp_path / "models", sizes[1], seed, BACKENDS)
              + cli_cases(str(onnx_path), frame, tmp_path / "cli", sizes[2], seed))
-    counts, defects = Counter(), []
+    counts, defects, seconds = Counter(), [], Counter()
     for name, thunk in cases:
+        t0 = time.perf_counter()
         kind, detail = outcome(thunk)
+        part = name.split("-")[0]
+        seconds[part] += time.perf_counter() - t0
         counts[kind] += 1
-        counts[f"{name.split('-')[0]}:{kind}"] += 1
+        counts[f"{part}:{kind}"] += 1
         if kind == "defect":
             defects.append(f"{name}: {detail}")
     print(f"\nfuzz: {len(cases)} cases, {counts['error']} clear errors, {counts['valid']} valid results, "
-          f"{len(defects)} defects; " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if ":" in k))
+          f"{len(defects)} defects; " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if ":" in k)
+          + "; seconds " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(seconds.items())))
     assert not defects, f"{len(defects)} of {len(cases)} cases:\n" + "\n".join(defects[:20])
     return counts
 
