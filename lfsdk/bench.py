@@ -8,7 +8,7 @@ postprocess) and end to end. Ratios are against torch-eager FP32 on the same dev
 the same run, and against the paper's 946 frames/s (1.057 ms per frame on a GTX 1080 Ti).
 
     lfsdk-bench                       # every backend here, default batches, default model
-    lfsdk-bench --quick               # ~30 s: fewer iterations and batches
+    lfsdk-bench --quick               # under a minute: batches 1 and 8, 5 iterations, fast precisions only
     lfsdk-bench --device cuda --batches 1,32,512 --backends torch,tensorrt -o benchmarks/results
 
 Writes <out>/<date>-<device>.json, .md and .png (frames/s against batch per backend; per-frame stage split
@@ -94,6 +94,28 @@ def variants(device: str, backends: Sequence[str] | None = None,
     return runnable, skipped
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512_BF16 or AMX): elsewhere BF16 is emulated and
+    slower than FP32 (torch BF16 at batch 8 took 19.5 s a call on an AVX2-only CPU)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def quick_skips(runnable: list[tuple[str, str]], device: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """--quick keeps what a CPU runs fast: (kept variants, {"backend/precision": why skipped})."""
+    if torch.device(device).type != "cpu":
+        return runnable, {}
+    why = {"fp16": "--quick: FP16 has no fast CPU kernels (emulated)",
+           "int8": "--quick: INT8 quantises the model first (about a minute, once); run without --quick"}
+    if not cpu_has_native_bf16():
+        why["bf16"] = "--quick: this CPU has no AVX512_BF16/AMX, BF16 would be emulated"
+    kept = [(b, p) for b, p in runnable if p not in why]
+    return kept, {f"{b}/{p}": why[p] for b, p in runnable if p in why}
+
+
 def _frames(model_path: str, cfg: BenchConfig, n: int) -> tuple[np.ndarray, str]:
     """n raw uint16 synthetic depth frames at the model's camera (the estimator's default)."""
     est = HandPoseEstimator(model_path, backend="torch", device="cpu")
@@ -127,6 +149,11 @@ def run(cfg: BenchConfig, progress: bool = True) -> dict:
     if model is None:
         model = str(default_model_path())
     runnable, skipped = variants(cfg.device, cfg.backends, cfg.precisions)
+    if cfg.quick and cfg.precisions is None:
+        runnable, quick = quick_skips(runnable, cfg.device)
+        skipped.update(quick)
+        for key, why in quick.items():
+            print(f"lfsdk-bench: skipping {key}: {why}", file=sys.stderr)
     if not runnable:
         raise RuntimeError(f"no backend runs on {cfg.device} here: {skipped}")
     frames, frames_desc = _frames(model, cfg, max(cfg.batches))
@@ -294,11 +321,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda[:N] (default: cuda when available)")
     p.add_argument("--batches", type=_ints, help="comma-separated batch sizes (default 1,8,32,128,512 on "
                    "GPU; 1,8,32 on CPU)")
-    p.add_argument("--iters", type=int, help="timed iterations per run (default 50; --quick 10)")
-    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--iters", type=int, help="timed iterations per run (default 50; --quick 5)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed calls first (default 5; --quick 2)")
     p.add_argument("--backends", type=lambda s: tuple(s.split(",")), help="e.g. torch,onnxruntime")
     p.add_argument("--precisions", type=lambda s: tuple(s.split(",")), help="e.g. fp32,fp16")
-    p.add_argument("--quick", action="store_true", help="a short run: batches 1 and 8, 10 iterations")
+    p.add_argument("--quick", action="store_true",
+                   help="a short run: batches 1 and 8, 5 iterations, 2 warm-up calls, only the precisions this "
+                        "CPU runs fast (the skipped ones are listed)")
     p.add_argument("--torch-threads", type=int, default=1,
                    help="torch intra-op threads (default 1, as the lfsdk commands: on a loaded 2-core machine 2 "
                         "threads made one frame's CPU preprocessing ~200× slower)")
@@ -308,8 +337,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     batches = args.batches or ((1, 8) if args.quick else default_batches(device))
-    iters = args.iters or (10 if args.quick else 50)
-    return BenchConfig(model=args.model, device=device, batches=batches, iters=iters, warmup=args.warmup,
+    iters = args.iters or (5 if args.quick else 50)
+    warmup = args.warmup if args.warmup is not None else (2 if args.quick else 5)
+    return BenchConfig(model=args.model, device=device, batches=batches, iters=iters, warmup=warmup,
                        backends=args.backends, precisions=args.precisions, quick=args.quick)
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib
+import importlib.metadata
 import os
 import platform
 
@@ -25,13 +25,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--joints", type=int, default=14, help="joint count M for --model (default 14, NYU)")
 
 
-def _version(module: str) -> str:
-    try:
-        return str(importlib.import_module(module).__version__).split("-")[0]
-    except ImportError:
-        return "not installed"
-    except Exception as e:  # a broken optional install must not break `lfsdk info`
-        return f"broken ({type(e).__name__})"
+def _version(distribution: str) -> str:
+    """The installed version, read from the package metadata: importing OpenVINO or TensorRT only to print
+    their versions would cost a second each."""
+    for name in (distribution, f"{distribution}-gpu"):
+        try:
+            return importlib.metadata.version(name).split("-")[0]
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "not installed"
 
 
 def run(args: argparse.Namespace) -> int:
