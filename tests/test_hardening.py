@@ -112,6 +112,11 @@ def test_requires_grad_tensors_are_detached(est, frames):
     assert not got.joints_xyz.requires_grad
 
 
+def test_backend_takes_crops_that_require_grad(est):
+    crops = torch.linspace(-1, 1, 128 * 128).reshape(1, 1, 128, 128).requires_grad_()
+    torch.testing.assert_close(est.backend(crops).joints, est.backend(crops.detach()).joints)
+
+
 # -- row 3: cameras as InputError, float32 intrinsics and big-endian depth accepted -----------------------
 
 def test_camera_spellings(est, frames):

@@ -124,7 +124,7 @@ class Backend(ABC):
             raise ValueError("crops is an empty batch (B = 0)")
         if not crops.is_floating_point():
             raise ValueError(f"crops must be floating point (normalised depth in [-1, 1]), got {crops.dtype}")
-        return crops.to(self.device, torch.float32).contiguous()
+        return crops.detach().to(self.device, torch.float32).contiguous()  # backends hand numpy views out
 
     def __call__(self, crops: torch.Tensor) -> Outputs:
         crops = self.check_crops(crops)
