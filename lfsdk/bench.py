@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -102,6 +103,19 @@ def cpu_has_native_bf16() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def cpu_description() -> str:
+    """The CPU's model name and whether it computes BF16 natively, for labelling every figure measured on it."""
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores, {'native' if cpu_has_native_bf16() else 'no native'} BF16"
 
 
 def quick_skips(runnable: list[tuple[str, str]], device: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
@@ -206,8 +220,8 @@ def _add_ratios(rows: list[dict]) -> None:
 
 
 def machine_info(device: str) -> dict:
-    info = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.processor() or
-            platform.machine(), "threads": torch.get_num_threads()}
+    info = {"python": platform.python_version(), "torch": torch.__version__, "cpu": cpu_description(),
+            "threads": torch.get_num_threads()}
     dev = torch.device(device)
     if dev.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(dev)

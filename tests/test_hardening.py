@@ -275,3 +275,27 @@ def test_draw_with_a_frame_of_another_shape(est, frames):
         with pytest.raises(InputError, match=r"\(240, 320\)"):
             r.draw(0, depth=bad)
     assert r.draw(0, depth=frames[0]).shape == (240, 320, 3)
+
+
+# -- the speed items' causes ---------------------------------------------------------------------------------
+
+def test_quick_bench_skips_what_the_cpu_cannot_run_fast(monkeypatch):
+    from lfsdk import bench
+
+    runnable = [("torch", "fp32"), ("torch", "bf16"), ("onnxruntime", "fp32"), ("onnxruntime", "int8"),
+                ("onnxruntime", "fp16"), ("openvino", "bf16")]
+    for native, kept_bf16 in [(True, ["torch/bf16", "openvino/bf16"]), (False, [])]:
+        monkeypatch.setattr(bench, "cpu_has_native_bf16", lambda native=native: native)
+        kept, skipped = bench.quick_skips(runnable, "cpu")
+        assert sorted(skipped) == sorted({"onnxruntime/int8", "onnxruntime/fp16", "torch/bf16", "openvino/bf16"}
+                                         - set(kept_bf16))
+        assert [f"{b}/{p}" for b, p in kept] == ["torch/fp32"] + kept_bf16[:1] + ["onnxruntime/fp32"] + kept_bf16[1:]
+        assert all(why.startswith("--quick: ") for why in skipped.values())
+    assert bench.quick_skips(runnable, "cuda") == (runnable, {})
+
+
+def test_demo_writes_no_picture_unless_asked():
+    from lfsdk.cli import build_parser
+
+    assert build_parser().parse_args(["demo"]).output is None
+    assert build_parser().parse_args(["demo", "-o", "x.png"]).output == "x.png"
