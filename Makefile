@@ -31,8 +31,9 @@ $(VENV)/.installed: setup.py
 $(VENV_SERVE)/.installed: setup.py
 	$(call install,$(VENV_SERVE),test$(,)serve)
 
+# the overlay goes under build/ (git-ignored), not into the checkout
 demo: setup
-	$(VENV)/bin/lfsdk demo
+	$(VENV)/bin/lfsdk demo -o build/lfsdk_demo.png
 
 test: setup test-serving
 	TRITON_INTERPRET=1 $(PY) -m pytest -q -p no:cacheprovider tests
@@ -44,6 +45,7 @@ test-serving: serve-setup
 bench: setup
 	$(PY) -m pytest -q benchmarks/bench_kernels.py benchmarks/bench_synthetic.py benchmarks/bench_export.py \
 		benchmarks/bench_cpu_backends.py --benchmark-only
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider -m fuzz tests/test_fuzz.py
 	$(VENV)/bin/lfsdk-bench --quick
 
 bench-serving: serve-setup

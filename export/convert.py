@@ -36,7 +36,7 @@ def _atomic(out: Path, make, what: str) -> Path:
     """Run make(tmp_path) and rename the result to `out` (skipped when `out` exists)."""
     if out.is_file():
         return out
-    print(f"lfsdk: {what} once, cached as {out}", file=sys.stderr)
+    print(f"lfsdk: {what} once (seconds; later loads reuse it), cached as {out}", file=sys.stderr)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp.onnx")
     try:

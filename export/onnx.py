@@ -225,11 +225,13 @@ def run(args: argparse.Namespace) -> int:
         files["fp16"] = export_onnx(model, variant_path(out, "fp16"), fp16=True, xyz=args.xyz, opset=cfg.opset,
                                     checkpoint_sha256=sha)
     if args.int8:
+        print(f"lfsdk-export: calibrating INT8 on {args.calibration_frames} generated frames", file=sys.stderr)
         calib = generated_inputs(model.config, args.calibration_frames, seed=1, xyz=args.xyz)
         files["int8"] = quantize_int8(files["fp32"], variant_path(out, "int8"), calib)
     report = None
     if not args.no_parity:
-        report = parity_report(model, files, generated_inputs(model.config, args.frames, seed=2, xyz=args.xyz))
+        report = parity_report(model, files, generated_inputs(model.config, args.frames, seed=2, xyz=args.xyz),
+                               progress=True)
         print(report.table())
     for prec, f in files.items():
         side = write_sidecar(f, precision=prec, opset=cfg.opset, xyz=args.xyz, checkpoint=args.checkpoint,

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Protocol
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from .. import geometry
 from ..backends.base import Backend, BackendUnavailable, create
@@ -209,12 +211,14 @@ def compare(ref: Mapping[str, np.ndarray], got: Mapping[str, np.ndarray], half_c
     return rows
 
 
-def _run_batched(runner: Runner, inputs: Mapping[str, np.ndarray], batch: int) -> dict[str, np.ndarray]:
+def _run_batched(runner: Runner, inputs: Mapping[str, np.ndarray], batch: int,
+                 tick: Callable[[], None] = lambda: None) -> dict[str, np.ndarray]:
     n = len(inputs["crops"])
     parts = []
     for i in range(0, n, batch):
         parts.append(runner({k: (v if k == "camera" else v[i:i + batch]) for k, v in inputs.items()
                              if k != "source"}))
+        tick()
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
@@ -226,11 +230,11 @@ def torch_reference(model: LatentFusion, inputs: Mapping[str, np.ndarray], batch
 def parity_report(model: LatentFusion, files: Mapping[str, str | os.PathLike],
                   inputs: Mapping[str, np.ndarray], *, batch: int = 64, engines: bool = True,
                   factories: Mapping[str, Callable[[Path, str], Runner]] | None = None,
-                  reference: Mapping[str, np.ndarray] | None = None) -> ParityReport:
+                  reference: Mapping[str, np.ndarray] | None = None, progress: bool = False) -> ParityReport:
     """Torch vs onnxruntime on every file of `files` (precision → .onnx), and, when `engines`, vs the
     ENGINES backends and the given `factories`' runners built from each file. `inputs` from
-    generated_inputs(); `reference` = torch_reference(model, inputs) when already computed."""
-    ref = reference if reference is not None else torch_reference(model, inputs, batch)
+    generated_inputs(); `reference` = torch_reference(model, inputs) when already computed. `progress`:
+    a bar on stderr, one step per batch of every runner."""
     n = len(inputs["crops"])
     half_cube = (inputs["cube"] / 2 if "cube" in inputs
                  else np.asarray(model.config.cube_size, np.float64) / 2)
@@ -245,10 +249,16 @@ def parity_report(model: LatentFusion, files: Mapping[str, str | os.PathLike],
                 except RunnerUnavailable as e:
                     skipped.append(f"{name} {prec}: {e}")
     rows = []
+    bar = tqdm(total=(len(runners) + (reference is None)) * -(-n // batch), desc="parity", unit="batch",
+               file=sys.stderr, disable=not progress)
+    bar.set_postfix_str("torch reference")
+    ref = reference if reference is not None else _run_batched(TorchRunner(model), inputs, batch, bar.update)
     for r in runners:
+        bar.set_postfix_str(f"{r.name} {r.precision}")
         try:
-            rows += compare(ref, _run_batched(r, inputs, batch), half_cube, r.name, r.precision)
+            rows += compare(ref, _run_batched(r, inputs, batch, bar.update), half_cube, r.name, r.precision)
         except RunnerUnavailable as e:
             skipped.append(f"{r.name}: {e}")
+    bar.close()
     source = str(inputs["source"]) if "source" in inputs else "given inputs"
     return ParityReport(n, source, tuple(rows), tuple(skipped))

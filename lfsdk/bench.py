@@ -10,7 +10,7 @@ are against torch FP32 (eager, TF32 off) on the same device and batch, measured 
 against the paper's 946 frames/s (1.057 ms per frame on a GTX 1080 Ti).
 
     lfsdk-bench                       # every backend here, default batches, default model
-    lfsdk-bench --quick               # fewer iterations and batches
+    lfsdk-bench --quick               # under a minute: batches 1 and 8, 5 iterations, fast precisions only
     lfsdk-bench --device cuda --batches 1,32,512 --backends torch,tensorrt --compile -o benchmarks/results
     lfsdk-bench --device cuda --frame-size 640x480 --name bench -o $OUT   # $OUT/bench.{json,md,png}
 
@@ -32,6 +32,7 @@ import torch
 from ._version import __version__
 from .backends.base import REGISTRY, BackendUnavailable, backend_class
 from .bench_report import PAPER_FPS, PAPER_MS_PER_FRAME, SPLIT, device_label, markdown, plot, write_report
+from .cpu import cpu_description, cpu_has_native_bf16
 from .data.synthetic import render_batch
 from .estimator import HandPoseEstimator
 from .pretrained import default_model_path
@@ -98,6 +99,18 @@ def variants(device: str, backends: Sequence[str] | None = None, precisions: Seq
             skipped[name] = f"runs {what} on {dev.type}, none of {list(precisions or runs)}"
     runnable.sort(key=lambda v: v != BASELINE)
     return runnable, skipped
+
+
+def quick_skips(runnable: list[tuple[str, str]], device: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """--quick keeps what a CPU runs fast: (kept variants, {"backend/precision": why skipped})."""
+    if torch.device(device).type != "cpu":
+        return runnable, {}
+    why = {"fp16": "--quick: FP16 has no fast CPU kernels (emulated)",
+           "int8": "--quick: INT8 quantises the model first (about a minute, once); run without --quick"}
+    if not cpu_has_native_bf16():
+        why["bf16"] = "--quick: this CPU has no AVX512_BF16/AMX, BF16 would be emulated"
+    kept = [(b, p) for b, p in runnable if p not in why]
+    return kept, {f"{b}/{p}": why[p] for b, p in runnable if p in why}
 
 
 @dataclass(frozen=True)
@@ -224,6 +237,11 @@ def run(cfg: BenchConfig, progress: bool = True, on_row: Callable[[dict], None] 
     if model is None:
         model = str(default_model_path())
     runnable, skipped = variants(cfg.device, cfg.backends, cfg.precisions, model=model)
+    if cfg.quick and cfg.precisions is None:
+        runnable, quick = quick_skips(runnable, cfg.device)
+        skipped.update(quick)
+        for key, why in quick.items():
+            print(f"lfsdk-bench: skipping {key}: {why}", file=sys.stderr)
     if not runnable:
         raise RuntimeError(f"no backend runs {model} on {cfg.device} here: {skipped}")
     frames, frames_desc = _frames(model, cfg, max(cfg.batches))
@@ -251,8 +269,7 @@ def _add_ratios(rows: list[dict]) -> None:
 
 
 def machine_info(device: str) -> dict:
-    info = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.processor() or
-            platform.machine(), "threads": torch.get_num_threads()}
+    info = {"python": platform.python_version(), "torch": torch.__version__, "cpu": cpu_description(), "threads": torch.get_num_threads()}
     dev = torch.device(device)
     if dev.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(dev)
@@ -288,11 +305,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda[:N] (default: cuda when available)")
     p.add_argument("--batches", type=_ints, help="comma-separated batch sizes (default 1,8,32,128,512 on "
                    "GPU; 1,8,32 on CPU)")
-    p.add_argument("--iters", type=int, help="timed iterations per run (default 50; --quick 10)")
-    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--iters", type=int, help="timed iterations per run (default 50; --quick 5)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed calls first (default 5; --quick 2)")
     p.add_argument("--backends", type=lambda s: tuple(s.split(",")), help="e.g. torch,onnxruntime")
     p.add_argument("--precisions", type=lambda s: tuple(s.split(",")), help="e.g. fp32,fp16")
-    p.add_argument("--quick", action="store_true", help="a short run: batches 1 and 8, 10 iterations")
+    p.add_argument("--quick", action="store_true",
+                   help="a short run: batches 1 and 8, 5 iterations, 2 warm-up calls, only the precisions this "
+                        "CPU runs fast (the skipped ones are listed)")
     p.add_argument("--compile", action="store_true",
                    help="also time torch through torch.compile (inductor; FP16 + CUDA graphs on CUDA)")
     p.add_argument("--frame-size", type=_frame_size, metavar="WxH",
@@ -307,8 +326,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     batches = args.batches or ((1, 8) if args.quick else default_batches(device))
-    iters = args.iters or (10 if args.quick else 50)
-    return BenchConfig(model=args.model, device=device, batches=batches, iters=iters, warmup=args.warmup,
+    iters = args.iters or (5 if args.quick else 50)
+    warmup = args.warmup if args.warmup is not None else (2 if args.quick else 5)
+    return BenchConfig(model=args.model, device=device, batches=batches, iters=iters, warmup=warmup,
                        backends=args.backends, precisions=args.precisions, quick=args.quick,
                        compile=args.compile, frame_size=args.frame_size)
 

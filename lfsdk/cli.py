@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args._run(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:  # InputError, BackendUnavailable, CheckpointError
-        print(f"lfsdk {args.command}: error: {e}", file=sys.stderr)
+    except (ValueError, OSError, RuntimeError) as e:  # InputError, BackendUnavailable, CheckpointError, files
+        print(f"lfsdk {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
 
 

@@ -45,12 +45,16 @@ class InputError(ValueError):
 def as_tensor(x: Any, name: str) -> torch.Tensor:
     """A numpy array, a torch tensor or a nested list of numbers → a torch tensor (no copy where possible).
 
-    Raises InputError naming `name` for anything else, or for a non-numeric numpy dtype."""
+    A tensor that requires grad is detached (inference never back-propagates into user data); a big-endian
+    numpy array is converted to native byte order. Raises InputError naming `name` for anything else, or for
+    a non-numeric numpy dtype."""
     if isinstance(x, torch.Tensor):
-        return x
+        return x.detach()
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "biuf":
             raise InputError(f"{name}: numpy dtype {x.dtype} is not numeric (expected uint16 or float mm)")
+        if not x.dtype.isnative:  # e.g. '>u2' from a file: torch.from_numpy takes native byte order only
+            x = x.astype(x.dtype.newbyteorder("="))
         # torch.from_numpy takes uint16 since torch 2.3; np.ascontiguousarray would turn a 0-d array into 1-d
         return torch.from_numpy(x if x.flags.c_contiguous else np.ascontiguousarray(x))
     if isinstance(x, (list, tuple)):

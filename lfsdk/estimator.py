@@ -25,9 +25,9 @@ import torch
 from .backends.base import Backend, create
 from .contract import InputError, Outputs
 from .geometry import Camera
-from .inputs import as_depth_batch, box_masked, given_centers
+from .inputs import as_camera, as_depth_batch, box_masked, given_centers
 from .kernels import HandCenters
-from .pipeline import postprocess, preprocess
+from .pipeline import finite_found, postprocess, preprocess
 from .preprocess import PreprocessConfig, cube3
 from .pretrained import default_model_path
 from .profiling import ProfileTable, StageTimer, table_from_times
@@ -63,7 +63,7 @@ class HandPoseEstimator:
                 raise FileNotFoundError(f"{path}: no such model file or checkpoint directory")
             self.backend = create(backend, path, device=device, precision=precision, **backend_options)
         self.config = self.backend.config
-        self.camera = Camera.parse(camera) if camera is not None else self._default_camera()
+        self.camera = as_camera(camera) if camera is not None else self._default_camera()
         self.preprocessing = PreprocessConfig.for_model(self.config).with_overrides(
             cube=None if cube is None else cube3(cube), refine=refine, band=band, mode=crop_mode)
         self._lock = threading.Lock()
@@ -80,16 +80,17 @@ class HandPoseEstimator:
         return cls(default_model_path(), **kwargs)
 
     def _default_camera(self) -> Camera:
+        """The camera the model was trained for (config extra.camera), else its skeleton's preset, else NYU's."""
         cam = self.config.extra.get("camera") if isinstance(self.config.extra, dict) else None
-        for spec in (cam, self.config.skeleton):
-            if isinstance(spec, (list, tuple)) and len(spec) == 4:
-                return Camera(*map(float, spec))
-            if isinstance(spec, str):
-                try:
-                    return Camera.parse(spec)
-                except ValueError:
-                    pass
-        return Camera.nyu()
+        if cam is not None:
+            try:
+                return as_camera(cam)
+            except InputError as e:
+                raise InputError(f"model config extra.camera: {e}") from None
+        try:
+            return Camera.parse(self.config.skeleton)
+        except InputError:
+            return Camera.nyu()
 
     @property
     def device(self) -> torch.device:
@@ -107,7 +108,7 @@ class HandPoseEstimator:
     def _prepare(self, depth: Any, centers: Any, center_space: str, boxes: Any,
                  camera: Camera | str | None) -> tuple[torch.Tensor, torch.Tensor, HandCenters, Camera]:
         d, _ = as_depth_batch(depth)
-        cam = Camera.parse(camera) if camera is not None else self.camera
+        cam = as_camera(camera, default=self.camera)
         d = d.to(self._work_device(d.device))
         b = d.shape[0]
         if centers is not None and boxes is not None:
@@ -142,8 +143,8 @@ class HandPoseEstimator:
         call's intrinsics (default: the estimator's). Frames with no hand: found False, joints NaN."""
         d, crops, centers_, cam = self._prepare(depth, centers, center_space, boxes, camera)
         out = self._network(crops, centers_.found)
-        post = postprocess(out, centers_, self.cube, cam)
-        return Result(found=centers_.found, skeleton=self.config.skeleton, camera=cam, depth=d, **post)
+        post, found = finite_found(postprocess(out, centers_, self.cube, cam), centers_.found)
+        return Result(found=found, skeleton=self.config.skeleton, camera=cam, depth=d, **post)
 
     def profile(self, depth: Any, iters: int = 100, *, warmup: int = 5, stages: bool = True) -> ProfileTable:
         """Time the pipeline `iters` times on `depth`: preprocess, network, postprocess (and, when the

@@ -15,16 +15,27 @@ tensors alike. `camera` may be a Camera, a (4,) tensor (fx, fy, cx, cy) or a (B,
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import astuple, dataclass
-from typing import Union
+from typing import Sequence, Union
 
+import numpy as np
 import torch
+
+from .contract import InputError
 
 __all__ = [
     "Camera", "CameraLike", "intrinsics", "uvd_to_xyz", "xyz_to_uvd", "crop_half_extent", "crop_boxes",
     "uvd_to_cube", "cube_to_uvd", "xyz_to_cube", "cube_to_xyz", "crop_affine", "crop_pixel_grid",
     "normalize_depth",
 ]
+
+
+#: focal lengths (px) and principal-point magnitude (px) a Camera accepts: far beyond any real sensor, and
+#: small enough that u·d/fx and the crop boxes stay finite in float32 for depths up to 65535 mm
+FOCAL_RANGE = (1e-3, 1e7)
+PRINCIPAL_LIMIT = 1e7
 
 
 @dataclass(frozen=True)
@@ -38,10 +49,23 @@ class Camera:
 
     def __post_init__(self):
         vals = astuple(self)
-        if not all(isinstance(v, (int, float)) and v == v and abs(v) != float("inf") for v in vals):
-            raise ValueError(f"camera intrinsics must be finite numbers, got {vals}")
+        if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in vals):
+            raise InputError(f"camera intrinsics must be four real numbers (fx, fy, cx, cy) px, got {vals}")
+        for name, v in zip(("fx", "fy", "cx", "cy"), vals):
+            object.__setattr__(self, name, float(v))  # numpy/torch scalars → plain floats
+        vals = astuple(self)
+        if not all(math.isfinite(v) for v in vals):
+            raise InputError(f"camera intrinsics must be finite numbers, got {vals}")
         if self.fx <= 0 or self.fy <= 0:
-            raise ValueError(f"focal lengths must be positive, got fx={self.fx}, fy={self.fy}")
+            raise InputError(f"focal lengths must be positive, got fx={self.fx}, fy={self.fy}")
+        # checked in float64 here but used in float32 by the kernels and backends: bound them so that
+        # every projection stays finite there (e.g. fx = 1e-45 is 0 in float32, 1e39 is inf)
+        if not (FOCAL_RANGE[0] <= min(self.fx, self.fy) and max(self.fx, self.fy) <= FOCAL_RANGE[1]):
+            raise InputError(f"focal lengths must be within {FOCAL_RANGE[0]:g}..{FOCAL_RANGE[1]:g} px to be "
+                             f"usable in float32, got fx={self.fx:g}, fy={self.fy:g}")
+        if max(abs(self.cx), abs(self.cy)) > PRINCIPAL_LIMIT:
+            raise InputError(f"principal point must be within ±{PRINCIPAL_LIMIT:g} px to be usable in float32, "
+                             f"got cx={self.cx:g}, cy={self.cy:g}")
 
     @classmethod
     def nyu(cls) -> "Camera":
@@ -59,20 +83,37 @@ class Camera:
         return cls(241.42, 241.42, 160.0, 120.0)
 
     @classmethod
-    def parse(cls, spec: Union[str, "Camera"]) -> "Camera":
-        """A preset name ('nyu', 'icvl', 'msra') or 'fx,fy,cx,cy'."""
+    def parse(cls, spec: Union[str, "Camera", Sequence[float]]) -> "Camera":
+        """A preset name ('nyu', 'icvl', 'msra'), 'fx,fy,cx,cy', or four numbers (a sequence, a numpy array or
+        a tensor of shape (4,)). Raises InputError (a ValueError) for anything else."""
         if isinstance(spec, Camera):
             return spec
-        key = str(spec).strip().lower()
+        if not isinstance(spec, str):
+            return cls._from_numbers(spec)
+        key = spec.strip().lower()
         if key in _PRESETS:
             return _PRESETS[key]()
         parts = key.split(",")
         if len(parts) == 4:
             try:
-                return cls(*(float(p) for p in parts))
+                values = [float(p) for p in parts]
             except ValueError as e:
-                raise ValueError(f"bad camera {spec!r}: {e}") from None
-        raise ValueError(f"unknown camera {spec!r}: expected one of {sorted(_PRESETS)} or 'fx,fy,cx,cy'")
+                raise InputError(f"bad camera {spec!r}: {e}") from None
+            return cls(*values)
+        raise InputError(f"unknown camera {spec!r}: expected one of {sorted(_PRESETS)} or 'fx,fy,cx,cy'")
+
+    @classmethod
+    def _from_numbers(cls, spec) -> "Camera":
+        if isinstance(spec, torch.Tensor):
+            spec = spec.detach().cpu().numpy()
+        try:
+            values = np.asarray(spec, dtype=np.float64)
+        except (TypeError, ValueError):
+            values = None
+        if values is None or values.shape != (4,) or np.asarray(spec).dtype.kind not in "iuf":
+            raise InputError(f"camera must be a Camera, a preset name {sorted(_PRESETS)}, 'fx,fy,cx,cy' or four "
+                             f"numbers, got {type(spec).__name__} {spec!r:.80}")
+        return cls(*values.tolist())
 
     def tensor(self, device=None, dtype=torch.float32) -> torch.Tensor:
         """(4,) tensor (fx, fy, cx, cy)."""

@@ -11,7 +11,7 @@ from .geometry import Camera, xyz_to_uvd
 from .kernels import HandCenters
 from .kernels.center import centers_from_uvd
 
-__all__ = ["as_depth_batch", "given_centers", "box_masked"]
+__all__ = ["as_depth_batch", "given_centers", "box_masked", "as_camera"]
 
 
 def as_depth_batch(depth: Any) -> tuple[torch.Tensor, bool]:
@@ -23,6 +23,11 @@ def as_depth_batch(depth: Any) -> tuple[torch.Tensor, bool]:
     single = d.dim() == 2
     if d.dim() not in (2, 3):
         raise InputError(f"depth must be (H, W) or (B, H, W) millimetres, got shape {tuple(d.shape)}")
+    if d.dim() == 3 and d.shape[-1] in (3, 4) and d.shape[1] > 4:
+        # no depth frame is 3 or 4 pixels wide: this is a colour image, (H, W, 3) RGB or (H, W, 4) RGBA
+        raise InputError(f"depth of shape {tuple(d.shape)} looks like an (H, W, {d.shape[-1]}) colour image: "
+                         "expected (H, W) or (B, H, W) millimetres (pass one channel, e.g. depth[..., 0], if "
+                         "that channel holds the depth)")
     if single:
         d = d[None]
     if d.dtype not in INT_DEPTH + FLOAT_DEPTH:
@@ -39,6 +44,16 @@ def as_depth_batch(depth: Any) -> tuple[torch.Tensor, bool]:
         raise InputError(f"depth holds negative values (min {float(d.min()):g}): expected millimetres ≥ 0, "
                          "0 for missing pixels")
     return d, single
+
+
+def as_camera(camera: Any, default: Camera | None = None) -> Camera:
+    """A Camera, a preset name, 'fx,fy,cx,cy' or four numbers → Camera (None → `default`); InputError
+    otherwise, including an empty string (a missing value, not a camera)."""
+    if camera is None and default is not None:
+        return default
+    if camera is None or (isinstance(camera, str) and not camera.strip()):
+        raise InputError(f"camera {camera!r} is empty: expected nyu, icvl, msra or 'fx,fy,cx,cy'")
+    return Camera.parse(camera)
 
 
 def _points(x: Any, name: str, b: int, k: int, device: torch.device) -> torch.Tensor:

@@ -12,7 +12,7 @@ from .geometry import Camera, crop_boxes
 from .kernels import HandCenters, backproject, crop_resize_normalize, hand_center
 from .preprocess import PreprocessConfig
 
-__all__ = ["preprocess", "postprocess"]
+__all__ = ["preprocess", "postprocess", "finite_found"]
 
 
 def preprocess(depth: torch.Tensor, camera: Camera, config: PreprocessConfig = PreprocessConfig(), *,
@@ -51,3 +51,17 @@ def postprocess(out: Outputs, centers: HandCenters, cube: Sequence[float], camer
         "centers_uvd": centers.uvd.masked_fill(missing[:, None], nan),
         "centers_xyz": centers.xyz.masked_fill(missing[:, None], nan),
     }
+
+
+def finite_found(post: dict[str, torch.Tensor], found: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """(postprocess's dict, found (B,)) → the same with every frame whose joints, branches, weights, box or
+    centre are not all finite marked not found (found False, its fields NaN), so found=True always means
+    usable numbers, whatever the backend or the geometry produced."""
+    ok = found.clone()
+    for v in post.values():
+        ok &= torch.isfinite(v.reshape(v.shape[0], -1)).all(dim=1)
+    bad = found & ~ok
+    if not bool(bad.any()):
+        return post, found
+    nan = float("nan")
+    return {k: v.masked_fill(bad.reshape(-1, *([1] * (v.dim() - 1))), nan) for k, v in post.items()}, ok

@@ -7,16 +7,29 @@ Frames where no hand was found have found=False and NaN joints, centres, boxes a
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 import torch
 
+from .contract import InputError
 from .draw import draw_overlay
 from .geometry import Camera
 
 __all__ = ["Result"]
+
+
+def _frame_index(i: Any, n: int) -> int:
+    """A frame index of any integer type (int, numpy or 0-d torch integers) → int in range; IndexError/TypeError."""
+    try:
+        k = operator.index(i)
+    except TypeError:
+        raise TypeError(f"frames are indexed by an integer or a slice, got {type(i).__name__}") from None
+    if not -n <= k < n:
+        raise IndexError(f"frame {k} out of range for a Result of {n} frames")
+    return k
 
 #: the per-frame array fields, in to_dict order
 ARRAY_FIELDS = ("joints_xyz", "joints_uvd", "branch_xyz", "fusion_weights", "centers_xyz", "centers_uvd",
@@ -47,10 +60,10 @@ class Result:
         return int(self.joints_xyz.shape[1])
 
     def __getitem__(self, i: int | slice) -> "Result":
-        """The Result of frame i (kept as a batch of one) or of a slice of frames."""
+        """The Result of frame i (kept as a batch of one; any integer type, numpy's too) or of a slice."""
+        if not isinstance(i, slice):
+            i = _frame_index(i, len(self))
         sl = slice(i, i + 1 if i != -1 else None) if isinstance(i, int) else i
-        if isinstance(i, int) and not -len(self) <= i < len(self):
-            raise IndexError(f"frame {i} out of range for a Result of {len(self)} frames")
         return replace(self, **{f: getattr(self, f)[sl] for f in ARRAY_FIELDS},
                        depth=None if self.depth is None else self.depth[sl])
 
@@ -77,12 +90,14 @@ class Result:
     def draw(self, frame_index: int = 0, depth: Any = None) -> np.ndarray:
         """(H, W, 3) uint8 RGB: the depth frame colourised, the crop box, the skeleton coloured per finger
         and the joints as dots. `depth` overrides the frame kept in the Result."""
-        if not -len(self) <= frame_index < len(self):
-            raise IndexError(f"frame {frame_index} out of range for a Result of {len(self)} frames")
-        r = self[frame_index].to_numpy()
+        r = self[_frame_index(frame_index, len(self))].to_numpy()
         frame = depth if depth is not None else (None if r.depth is None else r.depth[0])
         if frame is None:
             raise ValueError("this Result keeps no depth frame: pass draw(i, depth=frame)")
         frame = frame.detach().cpu().numpy() if isinstance(frame, torch.Tensor) else np.asarray(frame)
+        expected = None if r.depth is None else tuple(r.depth.shape[1:])
+        if frame.ndim != 2 or frame.dtype.kind not in "iuf" or (expected is not None and frame.shape != expected):
+            raise InputError(f"draw: depth must be the frame's (H, W) = {expected or '(H, W)'} millimetres, got "
+                             f"{frame.dtype} of shape {frame.shape}")
         return draw_overlay(frame, r.joints_uvd[0], r.boxes[0], bool(r.found[0]), self.skeleton,
                             float(r.centers_uvd[0, 2]))

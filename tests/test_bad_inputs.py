@@ -65,7 +65,7 @@ for box, why in [([10, 10, 5, 30], "u1 > u0"), ([10, 30, 40, 30], "u1 > u0"), ([
 ERRORS.append(("boxes-and-centers", dict(depth=GOOD, boxes=[0, 0, 60, 40], centers=C), "not both"))
 for cam, why in [("kinect", "unknown camera"), ("1,2,3", "unknown camera"), ("a,b,c,d", "bad camera"),
                  ("-500,500,32,24", "positive"), ("0,500,32,24", "positive"), ("nan,500,32,24", "finite"),
-                 ("inf,1,1,1", "finite"), ("", "unknown camera"), ("nyu,icvl", "unknown camera")]:
+                 ("inf,1,1,1", "finite"), ("", "empty"), ("nyu,icvl", "unknown camera")]:
     ERRORS.append((f"camera-{cam!r}", dict(depth=GOOD, camera=cam), why))
 
 # (id, kwargs): a result with found False for every frame and NaN joints, no exception

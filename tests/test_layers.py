@@ -15,7 +15,7 @@ SOURCES = {"lfsdk": ROOT / "lfsdk", "lfsdk.export": ROOT / "export", "lfsdk.kern
 
 #: layer of each module, by longest matching prefix; lower numbers are lower layers
 LAYERS = {
-    "lfsdk._version": 0, "lfsdk.contract": 0, "lfsdk.geometry": 0, "lfsdk.skeletons": 0, "lfsdk.preprocess": 0,
+    "lfsdk._version": 0, "lfsdk.contract": 0, "lfsdk.cpu": 0, "lfsdk.geometry": 0, "lfsdk.skeletons": 0, "lfsdk.preprocess": 0,
     "lfsdk.stages": 0, "lfsdk.profiling": 0, "lfsdk.engine_cache": 0, "lfsdk.draw": 0, "lfsdk.result": 0,
     "lfsdk.kernels": 1,
     "lfsdk.model": 2, "lfsdk.pipeline": 2, "lfsdk.inputs": 2,

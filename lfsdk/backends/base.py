@@ -22,6 +22,7 @@ import torch
 
 from ..contract import Outputs
 from ..model.network import ModelConfig
+from .options import BadOption, check_options, load_options
 
 __all__ = ["Outputs", "Availability", "BackendUnavailable", "BadOption", "Backend", "REGISTRY", "AUTO_ORDER",
            "PRECISIONS", "register", "backend_class", "create", "auto", "availability", "resolve_device",
@@ -32,11 +33,6 @@ PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 class BackendUnavailable(RuntimeError):
     """This backend cannot run here (library missing, no GPU, wrong model file); the message says why."""
-
-
-class BadOption(ValueError):
-    """An option value no backend could take (unknown precision or device, max_batch < 1, ...): the
-    caller's mistake, which auto() raises at once instead of trying the next backend."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +132,7 @@ class Backend(ABC):
             raise ValueError("crops is an empty batch (B = 0)")
         if not crops.is_floating_point():
             raise ValueError(f"crops must be floating point (normalised depth in [-1, 1]), got {crops.dtype}")
-        return crops.to(self.device, torch.float32).contiguous()
+        return crops.detach().to(self.device, torch.float32).contiguous()  # backends hand numpy views out
 
     def __call__(self, crops: torch.Tensor) -> Outputs:
         crops = self.check_crops(crops)
@@ -196,27 +192,40 @@ def availability(device: str | torch.device | None = None) -> dict[str, Availabi
     return out
 
 
+def _importable(names) -> list[type[Backend] | None]:
+    """backend_class(name) for each name, None for a backend whose module cannot be imported."""
+    out: list[type[Backend] | None] = []
+    for name in names:
+        try:
+            out.append(backend_class(name))
+        except BackendUnavailable:
+            out.append(None)
+    return out
+
+
 def create(name: str, path: str | Path, **options) -> Backend:
-    """Instantiate backend `name` on model file `path` (options: device, precision, max_batch, ...)."""
+    """Instantiate backend `name` on model file `path` (options: device, precision, max_batch, ...).
+    Raises BadOption for an option the backend does not take."""
     if name == "auto":
         return auto(path, **options)
     cls = backend_class(name)
+    check_options(options, [cls], f"backend {name!r}")
+    return _load(name, cls, path, options)
+
+
+def _load(name: str, cls: type[Backend], path: str | Path, options: dict) -> Backend:
     ok = cls.available(options.get("device"))
     if not ok.ok:
         raise BackendUnavailable(f"backend {name!r} is not usable here: {ok.reason}")
     return cls.load(Path(path), **options)  # type: ignore[attr-defined]
 
 
-def check_options(options: Mapping) -> None:
-    """The options every backend reads, checked once (BadOption says which was wrong): device, precision,
-    max_batch."""
+def _check_values(options: Mapping) -> None:
+    """The option values every backend reads, checked once: device and precision (BadOption)."""
     resolve_device(options.get("device"))
     precision = options.get("precision")
     if precision is not None and precision not in PRECISIONS:
         raise BadOption(f"unknown precision {precision!r}: expected one of {PRECISIONS}")
-    mb = options.get("max_batch")
-    if mb is not None and (isinstance(mb, bool) or not isinstance(mb, int) or mb < 1):
-        raise BadOption(f"max_batch must be a positive int or None, got {mb!r}")
 
 
 def _one_line(e: BaseException) -> str:
@@ -226,18 +235,26 @@ def _one_line(e: BaseException) -> str:
 
 def auto(path: str | Path, **options) -> Backend:
     """The first backend in AUTO_ORDER[device type] that is available and can load `path` at the asked
-    precision (each backend's default when none is asked).
+    precision (each backend's default when none is asked), given the options it takes.
 
     Any failure to load or build (BackendUnavailable, but also a RuntimeError from an engine build or a
     ValueError from bad metadata) moves on to the next backend, with a one-line reason each; a bad option
-    value (BadOption) is the caller's mistake and raises at once."""
-    check_options(options)
+    (BadOption: a value no backend takes, or a name none of them knows) is the caller's mistake and raises
+    at once."""
+    _check_values(options)
     device = resolve_device(options.get("device"))  # picks the order; each backend resolves the option itself
-    reasons = []
     order = AUTO_ORDER.get(device.type, ())
+    classes = {name: cls for name, cls in zip(order, _importable(order)) if cls is not None}
+    check_options(options, list(classes.values()), f"backend 'auto' ({', '.join(order)})")
+    reasons = []
     for name in order:
+        if name not in classes:
+            reasons.append(f"{name}: could not be imported")
+            continue
+        cls = classes[name]
+        taken = load_options(cls)
         try:
-            return create(name, path, **options)
+            return _load(name, cls, path, {k: v for k, v in options.items() if k in taken})
         except BadOption:
             raise
         except BackendUnavailable as e:

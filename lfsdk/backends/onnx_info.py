@@ -5,9 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import onnx
-from onnx import TensorProto
-
 from ..model.checkpoint import file_sha256
 
 __all__ = ["OnnxInfo", "OnnxParseError", "UnsupportedOnnx", "asymmetric_qdq", "inspect_onnx", "onnx_precision"]
@@ -53,6 +50,8 @@ def onnx_precision(model) -> str:
     nodes = list(model.graph.node)
     if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in nodes):
         return "int8"
+    from onnx import TensorProto
+
     half = TensorProto.FLOAT16
     if any(t.data_type == half for t in model.graph.initializer):
         return "fp16"
@@ -84,6 +83,8 @@ def inspect_onnx(path: str | Path) -> OnnxInfo:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such ONNX file")
+    import onnx  # imported only when a file is inspected
+
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # onnx raises DecodeError / ValueError / OSError depending on the damage

@@ -105,7 +105,13 @@ class OpenVINOBackend(Backend):
             config["INFERENCE_NUM_THREADS"] = int(threads)
         try:
             model = _core().read_model(str(onnx_path))
+            inputs = [i.get_any_name() for i in model.inputs]
+            if inputs != [INPUT_NAME]:  # as onnxruntime checks: refuse at load, so auto() moves on
+                raise BackendUnavailable(f"{onnx_path}: expected the input [{INPUT_NAME!r}], got {inputs} "
+                                         "(export with lfsdk-export)")
             compiled = _core().compile_model(model, "CPU", config)
+        except BackendUnavailable:
+            raise
         except RuntimeError as e:
             raise BackendUnavailable(f"OpenVINO {ov.__version__} cannot compile {onnx_path}: {e}") from None
         return cls(compiled, onnx_path, read_onnx_config(onnx_path), prec, max_batch)

@@ -17,7 +17,8 @@ HELP = "run the default model on the sample frames shipped in the package: joint
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-o", "--output", default="lfsdk_demo.png", help="overlay picture (default lfsdk_demo.png)")
+    p.add_argument("-o", "--output", default=None,
+                   help="write the overlay picture of the sample frames here (default: none written)")
     p.add_argument("--iters", type=int, default=50, help="profiling iterations (default 50)")
     add_backend_arguments(p)
 
@@ -57,7 +58,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name:<14}{x:9.1f}{y:9.1f}{z:9.1f}")
     print(f"\nper-stage time, batch 1 ({args.iters} iterations)")
     print(est.profile(samples[0].depth, iters=args.iters))
+    if args.output is None:
+        print("\n(pass -o overlay.png to save the overlay of the frames)")
+        return 0
     out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(montage([r.draw(0) for r in results])).save(out)
     print(f"\noverlay of {len(results)} frames → {out}")
     return 0

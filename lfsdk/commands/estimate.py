@@ -1,4 +1,7 @@
-"""`lfsdk estimate FILES -o out.json`: hand joints on depth files (16-bit PNG or .npy), as JSON or CSV."""
+"""`lfsdk estimate FILES -o out.json`: hand joints on depth files (16-bit PNG or .npy), as JSON or CSV.
+
+A file that cannot be read or holds no usable depth is reported on one line naming it and skipped; the
+other files' frames are written, and the exit status is 2 when any file failed."""
 from __future__ import annotations
 
 import argparse
@@ -7,12 +10,14 @@ import json
 import sys
 from pathlib import Path
 
+from typing import Iterator
+
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..geometry import Camera
-from .common import DEPTH_SUFFIXES, add_backend_arguments, frames, joint_names, make_estimator
+from ..inputs import as_camera, as_depth_batch
+from .common import DEPTH_SUFFIXES, add_backend_arguments, joint_names, make_estimator, read_depth_file
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -46,42 +51,83 @@ def _write_csv(path: Path, records: list[dict], joint_names: list[str]) -> None:
             w.writerow([rec["file"], rec["index"], int(rec["found"])] + vals)
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.batch < 1:
-        raise ValueError(f"--batch must be ≥ 1, got {args.batch}")
+def _check_outputs(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    """(-o file, --draw folder), checked before any work so a run never ends failing to write."""
     out = Path(args.output) if args.output else None
-    if out is not None and out.suffix.lower() not in (".json", ".csv"):
-        raise ValueError(f"-o {out}: expected a .json or .csv file name")
-    bad = [f for f in args.files if Path(f).suffix.lower() not in DEPTH_SUFFIXES]
-    if bad:
-        raise ValueError(f"{bad[0]}: unsupported file type: expected 16-bit .png or .npy depth frames")
-    camera = Camera.parse(args.camera) if args.camera else None  # an unknown preset fails before any work
-    est = make_estimator(args, camera=camera)
-    names = joint_names(est.config.skeleton, est.config.num_joints)
-    draw_dir = Path(args.draw) if args.draw else None
-    if draw_dir:
-        draw_dir.mkdir(parents=True, exist_ok=True)
+    if out is not None:
+        if out.suffix.lower() not in (".json", ".csv"):
+            raise ValueError(f"-o {out}: expected a .json or .csv file name")
+        if out.is_dir():
+            raise ValueError(f"-o {out}: is a directory, expected a .json or .csv file name")
+        if not out.parent.is_dir():
+            raise ValueError(f"-o {out}: folder {out.parent} does not exist")
+    draw = Path(args.draw) if args.draw else None
+    if draw is not None and draw.exists() and not draw.is_dir():
+        raise ValueError(f"--draw {draw}: is a file, expected a folder for the overlay PNGs")
+    return out, draw
+
+
+def _checked_frames(files: list[str], errors: list[str]) -> Iterator[tuple[str, int, np.ndarray]]:
+    """(file, index, (H, W) frame) of every file that reads and passes the estimator's input checks; each
+    other file adds one line to `errors` (naming it) and is skipped, so one bad file does not stop the run."""
+    for f in files:
+        try:
+            if Path(f).suffix.lower() not in DEPTH_SUFFIXES:
+                raise ValueError(f"{f}: unsupported file type: expected 16-bit .png or .npy depth frames")
+            a = read_depth_file(f)
+            as_depth_batch(a)
+        except (ValueError, OSError) as e:  # InputError, unreadable files; FileNotFoundError is an OSError
+            errors.append(str(e) if str(f) in str(e) else f"{f}: {e}")
+            continue
+        for i, frame in enumerate(a if a.ndim == 3 else a[None]):
+            yield f, i, frame
+
+
+def _estimate(est, files: list[str], batch: int, draw_dir: Path | None, errors: list[str]) -> list[dict]:
     records: list[dict] = []
     pending: list[tuple[str, int, np.ndarray]] = []
 
     def flush():
-        if not pending:
-            return
-        r = est(np.stack([f for _, _, f in pending]))
-        for k, (name, idx, _) in enumerate(pending):
+        try:
+            r = est(np.stack([f for _, _, f in pending]))
+        except ValueError as e:  # frames that passed the file checks: not expected, but reported per file
+            errors.extend(f"{name}: {e}" for name in dict.fromkeys(n for n, _, _ in pending))
+            r = None
+        for k, (name, idx, _) in enumerate(pending if r is not None else []):
             records.append(_frame_record(name, idx, r[k]))
             if draw_dir:
                 Image.fromarray(r.draw(k)).save(draw_dir / f"{Path(name).stem}_{idx}.png")
-        bar.update(len({n for n, _, _ in pending}))
         pending.clear()
 
-    with tqdm(total=len(args.files), unit="file", desc="estimate", disable=len(args.files) < 2,
-              file=sys.stderr) as bar:
-        for name, idx, frame in frames(args.files):
-            if pending and (len(pending) == args.batch or pending[0][2].shape != frame.shape):
+    with tqdm(total=len(files), unit="file", desc="estimate", disable=len(files) < 2, file=sys.stderr) as bar:
+        last = None
+        for name, idx, frame in _checked_frames(files, errors):
+            if pending and (len(pending) == batch or pending[0][2].shape != frame.shape):
                 flush()
             pending.append((name, idx, frame))
-        flush()
+            if name != last:
+                bar.update()
+                last = name
+        if pending:
+            flush()
+    return records
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.batch < 1:
+        raise ValueError(f"--batch must be ≥ 1, got {args.batch}")
+    out, draw_dir = _check_outputs(args)
+    camera = as_camera(args.camera) if args.camera is not None else None  # fails before any work
+    est = make_estimator(args, camera=camera)
+    names = joint_names(est.config.skeleton, est.config.num_joints)
+    if draw_dir:
+        draw_dir.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    records = _estimate(est, args.files, args.batch, draw_dir, errors)
+    for line in errors:
+        print(f"lfsdk estimate: error: {line}", file=sys.stderr)
+    if not records:
+        return 2 if errors else 0
     doc = {"backend": est.backend.describe(), "camera": vars(est.camera), "cube_mm": list(est.cube),
            "skeleton": est.config.skeleton, "joint_names": names, "frames": records}
     if out is None:
@@ -92,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         _write_csv(out, records, names)
     found = sum(r["found"] for r in records)
-    print(f"{len(records)} frames from {len(args.files)} files, hand found in {found}; backend "
-          f"{est.backend.describe()}" + (f" → {out}" if out else ""), file=sys.stderr)
-    return 0
+    good = len(args.files) - len(errors)
+    print(f"{len(records)} frames from {good} files, hand found in {found}; backend {est.backend.describe()}"
+          + (f" → {out}" if out else "") + (f"; {len(errors)} files failed (above)" if errors else ""),
+          file=sys.stderr)
+    return 2 if errors else 0

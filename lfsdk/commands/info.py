@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
+import importlib.metadata
 import platform
 
 import torch
 
 from .._version import __version__
 from ..backends.base import availability
+from ..cpu import cpu_description
 from ..model import LatentFusion, ModelConfig
 from ..model.checkpoint import read_config, resolve_checkpoint
 from ..model.summary import format_summary
@@ -25,20 +25,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--joints", type=int, default=14, help="joint count M for --model (default 14, NYU)")
 
 
-def _version(module: str) -> str:
-    try:
-        return str(importlib.import_module(module).__version__).split("-")[0]
-    except ImportError:
-        return "not installed"
-    except Exception as e:  # a broken optional install must not break `lfsdk info`
-        return f"broken ({type(e).__name__})"
+def _version(distribution: str) -> str:
+    """The installed version, read from the package metadata: importing OpenVINO or TensorRT only to print
+    their versions would cost a second each."""
+    for name in (distribution, f"{distribution}-gpu"):
+        try:
+            return importlib.metadata.version(name).split("-")[0]
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "not installed"
 
 
 def run(args: argparse.Namespace) -> int:
     print(f"lfsdk {__version__}  (python {platform.python_version()}, torch {torch.__version__}, onnxruntime "
           f"{_version('onnxruntime')}, openvino {_version('openvino')}, tensorrt {_version('tensorrt')})")
     print("\ndevices")
-    print(f"  cpu     {platform.processor() or platform.machine()}, {os.cpu_count()} cores")
+    print(f"  cpu     {cpu_description()}")
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
             p = torch.cuda.get_device_properties(i)

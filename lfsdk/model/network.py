@@ -17,7 +17,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from ..contract import Outputs
+from ..contract import InputError, Outputs
+from .config_check import check_model_config
 from .decode import decode_latent_heatmaps
 
 __all__ = ["ModelConfig", "ModelOutput", "LatentFusion", "BRANCHES", "BRANCH_TO_XYZ"]
@@ -43,12 +44,7 @@ class ModelConfig:
     extra: dict = field(default_factory=dict)  # free-form provenance (training run, dataset, ...)
 
     def __post_init__(self):
-        if self.num_joints < 1:
-            raise ValueError(f"num_joints must be ≥ 1, got {self.num_joints}")
-        if self.input_size % 4:
-            raise ValueError(f"input_size must be a multiple of 4, got {self.input_size}")
-        if len(self.cube_size) != 3 or min(self.cube_size) <= 0:
-            raise ValueError(f"cube_size must be three positive mm values, got {self.cube_size}")
+        check_model_config(asdict(self))  # InputError naming the bad key
         object.__setattr__(self, "cube_size", tuple(float(c) for c in self.cube_size))
 
     @property
@@ -62,11 +58,14 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
+        if not isinstance(d, dict):
+            raise InputError(f"a model config must be an object of keys, got {type(d).__name__}")
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(d) - known - {"format", "lfsdk_version"}
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        return cls(**{k: (tuple(v) if k == "cube_size" else v) for k, v in d.items() if k in known})
+        return cls(**{k: (tuple(v) if k == "cube_size" and isinstance(v, list) else v)
+                      for k, v in d.items() if k in known})
 
 
 #: the network's outputs are the I/O contract's (lfsdk.contract.Outputs)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-
-import onnx
+from typing import TYPE_CHECKING
 
 from .._version import __version__
 from ..skeletons import get_skeleton
@@ -28,6 +27,15 @@ INPUT_NORMALISATION = (
     "(lfsdk.geometry.normalize_depth)")
 OUTPUTS = ("joints (B,M,3) normalised cube [-1,1]^3 (x,y,z); branch_joints (B,3,M,3) for branches XY|Z, XZ|Y, "
            "YZ|X; fusion_weights (B,3); with xyz: joints_xyz (B,M,3) camera mm")
+
+
+if TYPE_CHECKING:
+    import onnx
+
+
+def _is_model(x) -> bool:
+    """An onnx.ModelProto, told without importing onnx (a second of start-up that `lfsdk info` need not pay)."""
+    return hasattr(x, "graph") and hasattr(x, "metadata_props")
 
 
 class OnnxMetadataError(ValueError):
@@ -73,7 +81,8 @@ def write_metadata(model: onnx.ModelProto, config: ModelConfig, *, precision: st
 
 def read_metadata(model: onnx.ModelProto | str | os.PathLike) -> dict[str, str]:
     """The lfsdk.* metadata of an ONNX model or file, keys without the prefix. Weights are not loaded."""
-    if not isinstance(model, onnx.ModelProto):
+    if not _is_model(model):
+        import onnx
         from google.protobuf.message import DecodeError
 
         try:
@@ -88,7 +97,7 @@ def read_metadata(model: onnx.ModelProto | str | os.PathLike) -> dict[str, str]:
 def read_onnx_config(path: str | os.PathLike | onnx.ModelProto) -> ModelConfig:
     """The ModelConfig an lfsdk-exported ONNX file was made from. Raises OnnxMetadataError naming the file."""
     meta = read_metadata(path)
-    where = "model" if isinstance(path, onnx.ModelProto) else os.fspath(path)
+    where = "model" if _is_model(path) else os.fspath(path)
     if meta.get("format") != ONNX_FORMAT:
         raise OnnxMetadataError(f"{where}: no lfsdk metadata (lfsdk.format is {meta.get('format')!r}, expected "
                                 f"{ONNX_FORMAT!r}); export it with lfsdk-export")
