@@ -7,6 +7,8 @@ recorder: the same file format a camera writes, with no camera (the tests use it
 """
 from __future__ import annotations
 
+import queue
+import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -69,58 +71,101 @@ class RealSenseSource:
     def what(self) -> str:
         return str(self.path) if self.path is not None else f"RealSense camera {self.serial or '(first found)'}"
 
-    def _start(self, rs):
+    def __iter__(self) -> Iterator[Frame]:
+        rs = import_realsense()
+        try:
+            yield from (self._play(rs) if self.path is not None else self._live(rs))
+        except RuntimeError as e:
+            if isinstance(e, SourceError):
+                raise
+            raise SourceError(f"{self.what}: {e}") from None
+
+    def _set_stream(self, depth_sensor, profile) -> None:
+        self.depth_scale = float(depth_sensor.get_depth_scale())
+        intr = profile.as_video_stream_profile().get_intrinsics()
+        self.camera = Camera(float(intr.fx), float(intr.fy), float(intr.ppx), float(intr.ppy))
+
+    def _play(self, rs) -> Iterator[Frame]:
+        """A recording through its playback device's depth sensor. Real-time is switched off before the
+        sensor starts (after a pipeline has started, frames are already being dropped), and the frame
+        callback hands copies over a small blocking queue, so no frame is lost however slow the reader."""
+        try:
+            dev = rs.context().load_device(str(self.path))
+        except RuntimeError as e:
+            raise SourceError(f"{self.path}: cannot open: {e}") from None
+        playback = dev.as_playback()
+        playback.set_real_time(bool(self.realtime))
+        sensors = [s for s in dev.query_sensors() if s.is_depth_sensor()]
+        profiles = [p for s in sensors for p in s.get_stream_profiles()
+                    if p.stream_type() == rs.stream.depth and p.format() == rs.format.z16]
+        if not profiles:
+            raise SourceError(f"{self.path}: the recording holds no z16 depth stream")
+        sensor = sensors[0].as_depth_sensor()
+        self._set_stream(sensor, profiles[0])
+        box: queue.Queue = queue.Queue(maxsize=4)
+        stop = threading.Event()
+
+        def on_frame(frame):
+            depth = frame.as_depth_frame()
+            item = (depth.get_timestamp() / 1000.0, _to_mm(np.asanyarray(depth.get_data()), self.depth_scale))
+            while not stop.is_set():
+                try:
+                    box.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    pass
+
+        sensor.open(profiles[0])
+        sensor.start(on_frame)
+        try:
+            yield from self._drain(rs, box, playback)
+        finally:
+            stop.set()
+            sensor.stop()
+            sensor.close()
+
+    def _drain(self, rs, box: queue.Queue, playback) -> Iterator[Frame]:
+        waited = 0.0
+        while True:
+            try:
+                t, depth = box.get(timeout=0.1)
+            except queue.Empty:
+                if playback.current_status() == rs.playback_status.stopped and box.empty():
+                    return
+                waited += 0.1
+                if waited >= self.timeout_s:
+                    raise SourceError(f"{self.what}: no depth frame within {self.timeout_s:g} s") from None
+                continue
+            waited = 0.0
+            yield Frame(t, depth, self.camera)
+
+    def _live(self, rs) -> Iterator[Frame]:
         pipe, cfg = rs.pipeline(), rs.config()
-        if self.path is not None:
-            cfg.enable_device_from_file(str(self.path), repeat_playback=False)
-        else:
-            if self.serial:
-                cfg.enable_device(self.serial)
-            w, h = self.size or (0, 0)
-            cfg.enable_stream(rs.stream.depth, int(w), int(h), rs.format.z16, int(self.fps or 0))
+        if self.serial:
+            cfg.enable_device(self.serial)
+        w, h = self.size or (0, 0)
+        cfg.enable_stream(rs.stream.depth, int(w), int(h), rs.format.z16, int(self.fps or 0))
         try:
             profile = pipe.start(cfg)
         except RuntimeError as e:
             raise SourceError(f"{self.what}: cannot open: {e}") from None
-        return pipe, profile
-
-    def __iter__(self) -> Iterator[Frame]:
-        rs = import_realsense()
-        pipe, profile = self._start(rs)
         try:
-            dev = profile.get_device()
-            playback = dev.as_playback() if self.path is not None else None
-            if playback is not None:
-                playback.set_real_time(bool(self.realtime))
-            self.depth_scale = float(dev.first_depth_sensor().get_depth_scale())
-            intr = profile.get_stream(rs.stream.depth).as_video_stream_profile().get_intrinsics()
-            self.camera = Camera(float(intr.fx), float(intr.fy), float(intr.ppx), float(intr.ppy))
-            yield from self._frames(rs, pipe, playback)
-        except RuntimeError as e:
-            raise SourceError(f"{self.what}: {e}") from None
+            self._set_stream(profile.get_device().first_depth_sensor(), profile.get_stream(rs.stream.depth))
+            while True:
+                ok, frames = pipe.try_wait_for_frames(int(self.timeout_s * 1000))
+                if not ok:
+                    raise SourceError(f"{self.what}: no depth frame within {self.timeout_s:g} s")
+                depth = frames.get_depth_frame()
+                if depth:
+                    yield Frame(depth.get_timestamp() / 1000.0,
+                                _to_mm(np.asanyarray(depth.get_data()), self.depth_scale), self.camera)
         finally:
             pipe.stop()
 
-    def _frames(self, rs, pipe, playback) -> Iterator[Frame]:
-        waited = 0.0
-        while True:
-            ok, frames = pipe.try_wait_for_frames(100)
-            if not ok:
-                if playback is not None and playback.current_status() == rs.playback_status.stopped:
-                    return
-                waited += 0.1
-                if waited >= self.timeout_s:
-                    raise SourceError(f"{self.what}: no depth frame within {self.timeout_s:g} s")
-                continue
-            waited = 0.0
-            depth = frames.get_depth_frame()
-            if depth:
-                yield Frame(depth.get_timestamp() / 1000.0, _to_mm(np.asanyarray(depth.get_data()), self.depth_scale),
-                            self.camera)
-
 
 def record_realsense(path: str | Path, frames: Iterable, *, depth_scale: float = 0.001, fps: int = 30) -> int:
-    """Write (timestamp s, depth (H, W) mm, Camera) frames as a RealSense recording at `path` (.bag/.db3)
+    """Write (timestamp s, depth (H, W) mm, Camera) frames as a RealSense recording at `path` (.db3 with
+    librealsense 2.59, which plays .bag but no longer writes it)
     with librealsense's software device and recorder; depth is stored in units of depth_scale metres.
     All frames share one size and camera. Returns the number of frames written."""
     rs = import_realsense()
@@ -147,19 +192,23 @@ def record_realsense(path: str | Path, frames: Iterable, *, depth_scale: float =
     profile = sensor.add_video_stream(vs).as_video_stream_profile()
     sensor.add_read_only_option(rs.option.depth_units, float(depth_scale))
     path.parent.mkdir(parents=True, exist_ok=True)
-    recorder = rs.recorder(str(path), dev)
-    queue = rs.frame_queue(4)
+    try:
+        recorder = rs.recorder(str(path), dev)
+    except RuntimeError as e:  # librealsense 2.59 writes .db3 only (and still plays .bag)
+        raise SourceError(f"{path}: librealsense {getattr(rs, '__version__', '')} cannot record this file: {e}") from None
+    sink = rs.frame_queue(4)
     sensor.open(profile)
-    sensor.start(queue)
+    sensor.start(sink)
     n = 0
     try:
         for i, (t, depth, c) in enumerate(_chain(first, it)):
             n = i + 1
-            _push(rs, sensor, queue, profile, path, i, t, depth, c, cam, (h, w), depth_scale)
+            _push(rs, sensor, sink, profile, path, i, t, depth, c, cam, (h, w), depth_scale)
     finally:
         sensor.stop()
         sensor.close()
-        del recorder  # the recording is complete once the recorder is released
+        # the file is complete only once the recorder and the device it wraps are destroyed
+        del recorder, sensor, profile, sink, dev
     return n
 
 
@@ -168,7 +217,7 @@ def _chain(first, rest):
     yield from rest
 
 
-def _push(rs, sensor, queue, profile, path, i, t, depth, cam_i, cam, hw, depth_scale) -> None:
+def _push(rs, sensor, sink, profile, path, i, t, depth, cam_i, cam, hw, depth_scale) -> None:
     d = np.asarray(depth)
     if d.shape != hw or cam_i != cam:
         raise SourceError(f"{path}: frame {i} has shape {d.shape} / camera {cam_i}; every frame of a recording "
@@ -182,4 +231,4 @@ def _push(rs, sensor, queue, profile, path, i, t, depth, cam_i, cam, hw, depth_s
     f.timestamp, f.domain, f.frame_number = float(t) * 1000.0, rs.timestamp_domain.hardware_clock, i
     f.profile = profile
     sensor.on_video_frame(f)
-    queue.wait_for_frame(5000)
+    sink.wait_for_frame(5000)

@@ -60,7 +60,7 @@ def _smoothstep(x: np.ndarray | float) -> np.ndarray:
 
 
 def _paths(kind: str, duration: float, step_mm: float) -> list[Callable[[float], tuple[np.ndarray, float]]]:
-    """Per hand: t s → (palm centre (3,) camera mm, roll about the camera axis in rad)."""
+    """Per hand: t s → (palm centre (3,) camera mm, roll about the camera axis in rad); t runs 0..duration."""
     z0 = 450.0
     if kind == "still":
         return [lambda t: (np.array([0.0, 0.0, z0]), 0.0)]
@@ -74,7 +74,7 @@ def _paths(kind: str, duration: float, step_mm: float) -> list[Callable[[float],
         return [lambda t: (np.array([-110 + 220 * s(t), 10.0, 400.0]), 0.0),
                 lambda t: (np.array([160 - 320 * s(t), -10.0, 620.0]), 0.0)]
     if kind == "enter_leave":
-        return [lambda t: (np.array([-330 + 660 * t / duration, 0.0, z0]), 0.0)]
+        return [lambda t: (np.array([-360 + 720 * t / duration, 0.0, z0]), 0.0)]
     if kind == "swipe":
         return [lambda t: (np.array([-130 + 260 * _smoothstep((t - 0.4 * duration) / 0.3), 0.0, z0]), 0.0)]
     raise SourceError(f"unknown synthetic scenario {kind!r}: expected one of {SCENARIOS}")
@@ -109,7 +109,7 @@ class SyntheticSequence:
         self.size = (int(size[0]), int(size[1]))
         self.skeleton = get_skeleton(layout)
         self.noise = noise
-        self._paths = _paths(scenario, frames / self.fps, step_mm)
+        self._paths = _paths(scenario, (frames - 1) / self.fps, step_mm)  # t = duration at the last frame
         sides = ("right", "left")
         self._hands = [_hand_model(self.seed, k, sides[k % 2]) for k in range(len(self._paths))]
         self._cache: dict[int, tuple[np.ndarray, list[HandTruth]]] = {}
