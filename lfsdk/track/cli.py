@@ -17,7 +17,7 @@ from ..cli import _backend_args, _estimator
 from ..sources import open_source
 from .filter import OneEuroParams
 from .tracker import DEFAULT_SMOOTHING, HandTracker
-from .video import VideoWriter, draw_hands
+from .video import VIDEO_SUFFIXES, VideoWriter, draw_hands
 
 __all__ = ["add_arguments", "run", "HELP"]
 
@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else None
     if out is not None and out.suffix.lower() not in (".jsonl", ".json"):
         raise ValueError(f"-o {out}: expected a .jsonl file name")
+    if args.video and Path(args.video).suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"--video {args.video}: expected a video file name ending in {', '.join(VIDEO_SUFFIXES)}")
     smoothing = None if args.no_smoothing else OneEuroParams(args.min_cutoff, args.beta, DEFAULT_SMOOTHING.d_cutoff)
     source = open_source(args.source, camera=args.camera, fps=args.fps, realtime=args.realtime)
     est = _estimator(args)

@@ -8,7 +8,9 @@ import numpy as np
 
 from ..draw import _skeleton, colorize_depth
 
-__all__ = ["draw_hands", "VideoWriter"]
+__all__ = ["draw_hands", "VideoWriter", "VIDEO_SUFFIXES"]
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov")
 
 _ID_COLORS = ((255, 80, 80), (80, 200, 255), (120, 255, 120), (255, 200, 60))
 
@@ -37,13 +39,13 @@ class VideoWriter:
     """VideoWriter("out.mp4", fps=30).write(rgb (H, W, 3) uint8) ... .close(); H.264 through PyAV."""
 
     def __init__(self, path: str | Path, fps: float = 30.0):
+        self.path = Path(path)
+        if self.path.suffix.lower() not in VIDEO_SUFFIXES:
+            raise ValueError(f"{self.path}: expected a video file name ending in {', '.join(VIDEO_SUFFIXES)}")
         try:
             import av
         except ImportError:
             raise RuntimeError("--video needs PyAV: pip install 'lfsdk[video]'") from None
-        self.path = Path(path)
-        if self.path.suffix.lower() not in (".mp4", ".mkv", ".mov"):
-            raise ValueError(f"{self.path}: expected a video file name ending in .mp4, .mkv or .mov")
         self._av = av
         self._container = av.open(str(self.path), mode="w")
         self._stream = None
