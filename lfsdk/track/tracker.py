@@ -129,7 +129,7 @@ class HandTracker:
             hands = self.detector.refine(d, cam, xyz_to_uvd_np(preds, cam))
             self.stats["refined_hands"] += len(hands)
             cands += [(h, False) for h in hands if self._usable(h)]
-        if len(cands) < self.max_hands:
+        if len(self._distinct(cands, cam)) < self.max_hands:  # two crops on one hand track one hand
             self.stats["detections"] += 1
             cands += [(h, True) for h in self.detector.detect(d, cam, self.max_hands) if self._usable(h)]
         cands = self._distinct(cands, cam)

@@ -113,3 +113,17 @@ def test_bad_input():
         HandTracker(det, min_score=1.5)
     with pytest.raises(TypeError, match="OneEuroParams"):
         HandTracker(det, smoothing=(1.0, 0.0))
+
+
+def test_two_tracks_on_one_hand_become_one_and_detection_looks_again():
+    """Hand 1 vanishes next to hand 0: its crop lands on hand 0, the duplicate is dropped, detection runs."""
+    def world(t):
+        hands = crossing(0.65)  # both hands still, 151 mm apart
+        return hands if t < 0.2 else [(0, hands[0][1])]
+
+    det = ScriptedDetector(world, reach=200.0)
+    tracker = HandTracker(det, max_hands=2, keep_lost_s=0.0, smoothing=None)
+    frames = run(tracker, det, T[:12])
+    assert [len(f) for f in frames] == [2] * 6 + [1] * 6
+    assert all(f[0].id == 0 for f in frames)
+    assert det.detect_calls == 1 + 6  # the first frame, then every frame with one hand of two
