@@ -30,6 +30,7 @@ __all__ = ["HandTracker", "TrackedHand", "DEFAULT_SMOOTHING"]
 #: chosen on synthetic still/step sequences (seeds 0–2, 30 fps; the benchmark reports seeds 3–5): jitter
 #: 7× lower with the lag after a 40 mm step 1 frame; joints in mm, so beta is per mm/s
 DEFAULT_SMOOTHING = OneEuroParams(min_cutoff=0.3, beta=0.05, d_cutoff=1.0)
+_MIN_DEPTH_MM = 100.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ class HandTracker:
         if cam is None:
             raise ValueError("no camera: give HandTracker(camera=...) or update(..., camera=...)")
         preds = np.array([tr.predict(t) for tr in self._tracks]).reshape(-1, 3)
+        preds[:, 2] = np.maximum(preds[:, 2], _MIN_DEPTH_MM)  # a hand coasting towards the camera stays in front
         cands: list[tuple[Hand, bool]] = []  # (hand, from detection)
         if len(preds):
             hands = self.detector.refine(d, cam, xyz_to_uvd_np(preds, cam))

@@ -127,3 +127,12 @@ def test_two_tracks_on_one_hand_become_one_and_detection_looks_again():
     assert [len(f) for f in frames] == [2] * 6 + [1] * 6
     assert all(f[0].id == 0 for f in frames)
     assert det.detect_calls == 1 + 6  # the first frame, then every frame with one hand of two
+
+
+def test_a_prediction_behind_the_camera_is_kept_in_front():
+    def world(t):  # a hand rushing at the camera at 6 m/s, then gone
+        return [(0, np.array([0.0, 0.0, 400.0 - 6000 * t]))] if t < 0.05 else []
+
+    det = ScriptedDetector(world)
+    frames = run(HandTracker(det, smoothing=None), det, [0.0, 0.04, 0.2])
+    assert [len(f) for f in frames] == [1, 1, 0]  # the coasting prediction (z < 0) did not break the crop
