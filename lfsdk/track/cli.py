@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..cli import _backend_args, _estimator
-from ..sources import open_source
+from ..sources import RealSenseSource, open_source
 from .filter import OneEuroParams
 from .tracker import DEFAULT_SMOOTHING, HandTracker
 from .video import VIDEO_SUFFIXES, VideoWriter, draw_hands
@@ -40,7 +40,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beta", type=float, default=DEFAULT_SMOOTHING.beta, help="One Euro beta, per mm/s")
     p.add_argument("--async", dest="asynchronous", action="store_true",
                    help="capture on a thread and always process the newest frame (live cameras)")
-    p.add_argument("--realtime", action="store_true", help="play a recording at its recorded pace")
+    p.add_argument("--realtime", action="store_true",
+                   help="play a recording, folder or synthetic sequence at its timestamps' pace (as a live camera; "
+                        "with --async, frames the tracker has no time for are dropped)")
     _backend_args(p)
 
 
@@ -69,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     frames = hands = 0
     try:
         with tqdm(total=total, unit="frame", desc="track", file=sys.stderr, disable=out is None) as bar:
-            for frame, depth in _with_depth(tracker, source, args.asynchronous):
+            # a RealSense recording paces itself (realtime=); other sources are paced here
+            pace = args.realtime and not isinstance(source, RealSenseSource)
+            for frame, depth in _with_depth(tracker, source, args.asynchronous, pace):
                 sink.write(json.dumps(_record(frame)) + "\n")
                 frames, hands = frames + 1, hands + len(frame)
                 if video is not None:
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_depth(tracker, source, asynchronous: bool):
+def _with_depth(tracker, source, asynchronous: bool, pace: bool):
     """(TrackFrame, its depth frame): the source's frames pass through here so the video can draw them."""
     last: dict = {}
 
@@ -95,7 +99,7 @@ def _with_depth(tracker, source, asynchronous: bool):
             last[i] = item[1]
             yield item
 
-    for frame in tracker.track(remember(), asynchronous=asynchronous):
+    for frame in tracker.track(remember(), asynchronous=asynchronous, pace=pace):
         depth = last.pop(frame.index)
         for k in [k for k in last if k < frame.index]:
             del last[k]
