@@ -33,7 +33,12 @@ setup(
     ],
     extras_require={
         # openvino: the CPU fast path auto() prefers, so its parity tests run in CI too
-        "test": ["pytest>=8", "pytest-timeout", "pytest-benchmark>=4", "hypothesis>=6", "triton>=3.0", "openvino>=2024.4"],
+        # OneEuroFilter: the authors' reference the One Euro tests compare against; pyrealsense2 + av: the
+        # RealSense record/playback and `lfsdk track --video` tests (pyrealsense2 needs Debian's libusb-1.0-0)
+        "test": ["pytest>=8", "pytest-timeout", "pytest-benchmark>=4", "hypothesis>=6", "triton>=3.0", "openvino>=2024.4",
+                 "OneEuroFilter>=0.2", "pyrealsense2>=2.55", "av>=12"],
+        "realsense": ["pyrealsense2>=2.55"],  # lfsdk.sources.RealSenseSource; needs Debian's libusb-1.0-0
+        "video": ["av>=12"],  # lfsdk track --video
         "tensorrt": ["tensorrt>=10.8"],
         "openvino": ["openvino>=2024.4"],  # the CPU fast path (lfsdk.backends.openvino)
         # `lfsdk serve` + lfsdk.serving.Client + config validation of lfsdk-export --triton-repo; PyTriton 0.7

@@ -5,6 +5,7 @@ code, listed in COMMANDS. The `lfsdk-*` console scripts are thin aliases of the 
     lfsdk estimate a.png b.npy -o out.json [--camera icvl] [--backend onnxruntime]
     lfsdk info [--model]             version, backends usable here (and why not the others), devices
     lfsdk serve [--model M]          the estimator over Triton's HTTP/gRPC protocol (the [serve] extra)
+    lfsdk track SOURCE -o hands.jsonl  tracked, smoothed hands from a depth camera, recording or folder
 """
 from __future__ import annotations
 
@@ -12,15 +13,15 @@ import argparse
 import sys
 from types import ModuleType
 
-from .commands import demo, estimate, info
-from .commands.common import read_depth_file
+from .commands import demo, estimate, info, track
+from .depth_io import read_depth_file
 from .commands.demo import montage
 from .serving import cli as serve
 
 __all__ = ["main", "COMMANDS", "build_parser", "read_depth_file", "montage"]
 
 #: name → the module that implements `lfsdk NAME`
-COMMANDS: dict[str, ModuleType] = {"demo": demo, "estimate": estimate, "info": info, "serve": serve}
+COMMANDS: dict[str, ModuleType] = {"demo": demo, "estimate": estimate, "info": info, "serve": serve, "track": track}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -37,7 +37,7 @@ def colorize_depth(depth: np.ndarray, focus_mm: float | None = None) -> np.ndarr
     return out
 
 
-def _skeleton(name: str, m: int):
+def skeleton_style(name: str, m: int):
     """(bones, colours per joint RGB 0–255) for layout `name` with m joints; no bones when unknown."""
     try:
         sk = get_skeleton(name)
@@ -65,7 +65,7 @@ def draw_overlay(depth: np.ndarray, joints_uvd: np.ndarray, box: np.ndarray, fou
     draw = ImageDraw.Draw(img)
     if np.isfinite(box).all():
         draw.rectangle([float(v) for v in box], outline=BOX_COLOR, width=lw)
-    bones, colors = _skeleton(skeleton, len(joints_uvd))
+    bones, colors = skeleton_style(skeleton, len(joints_uvd))
     uv = joints_uvd[:, :2]
     for child, parent in bones:
         draw.line([tuple(uv[parent]), tuple(uv[child])], fill=colors[child], width=lw + 1)

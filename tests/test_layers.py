@@ -15,13 +15,13 @@ SOURCES = {"lfsdk": ROOT / "lfsdk", "lfsdk.export": ROOT / "export", "lfsdk.kern
 
 #: layer of each module, by longest matching prefix; lower numbers are lower layers
 LAYERS = {
-    "lfsdk._version": 0, "lfsdk.contract": 0, "lfsdk.cpu": 0, "lfsdk.geometry": 0, "lfsdk.skeletons": 0, "lfsdk.preprocess": 0,
+    "lfsdk._version": 0, "lfsdk.contract": 0, "lfsdk.cpu": 0, "lfsdk.depth_io": 0, "lfsdk.geometry": 0, "lfsdk.skeletons": 0, "lfsdk.preprocess": 0,
     "lfsdk.stages": 0, "lfsdk.profiling": 0, "lfsdk.engine_cache": 0, "lfsdk.draw": 0, "lfsdk.result": 0,
     "lfsdk.kernels": 1,
     "lfsdk.model": 2, "lfsdk.pipeline": 2, "lfsdk.inputs": 2,
     "lfsdk.backends": 3, "lfsdk.localize": 3, "lfsdk.pretrained": 3,
     "lfsdk.estimator": 4, "lfsdk.hands": 4,
-    "lfsdk.track": 5, "lfsdk.sources": 5,
+    "lfsdk.track": 5, "lfsdk.sources": 6,
     "lfsdk.export": 6, "lfsdk.serving": 6, "lfsdk.data": 6, "lfsdk.train": 6, "lfsdk.evaluate": 6,
     "lfsdk.scene_eval": 6, "lfsdk.scene_metrics": 6, "lfsdk.scene_report": 6, "lfsdk.bench": 6, "lfsdk.bench_report": 6, "lfsdk.cli": 6, "lfsdk.commands": 6,
     "lfsdk": 7,  # the package root is the public API: nothing inside lfsdk imports it
