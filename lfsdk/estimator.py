@@ -24,7 +24,9 @@ import numpy as np
 import torch
 
 from .backends.base import Backend, Outputs, create
+from .errors import InputError
 from .geometry import Camera, crop_boxes, xyz_to_uvd
+from .hands import Hands, crop_of, find_hands, scorer_for
 from .kernels import HandCenters, backproject, crop_resize_normalize, hand_center
 from .kernels.center import centers_from_uvd
 from .profiling import ProfileTable, StageTimer, table_from_times
@@ -35,10 +37,6 @@ __all__ = ["HandPoseEstimator", "InputError", "as_depth_batch", "preprocess", "p
 #: integer depth dtypes (mm) and floating ones; uint8 is refused: 8 bits cannot hold depth in mm
 _INT_DEPTH = (torch.uint16, torch.int16, torch.int32, torch.int64)
 _FLOAT_DEPTH = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
-
-
-class InputError(ValueError):
-    """Input the estimator cannot use; the message says what was wrong and what was expected."""
 
 
 # -- input checks ------------------------------------------------------------------------------------------
@@ -216,6 +214,8 @@ class HandPoseEstimator:
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no such model file or checkpoint directory")
             self.backend = create(backend, path, device=device, precision=precision, **backend_options)
+        self.model_path = None if isinstance(model, Backend) else Path(model)
+        self._scorer = None
         self.config = self.backend.config
         trained = trained_preprocess(self.config)
         self.camera = Camera.parse(camera) if camera is not None else self._default_camera()
@@ -298,6 +298,22 @@ class HandPoseEstimator:
         out = self._network(crops, centers_.found)
         post = postprocess(out, centers_, self.cube, cam)
         return Result(found=centers_.found, skeleton=self.config.skeleton, camera=cam, depth=d, **post)
+
+    def find_hands(self, depth: Any, max_hands: int = 2, score_threshold: float | None = None, *,
+                   camera: Camera | str | None = None, **options) -> Hands:
+        """Every hand in (H, W) or (B, H, W) depth frames: up to max_hands per frame, each with joints, a
+        calibrated score and its side (lfsdk.hands). Hands scoring below score_threshold (default 0.5) come
+        back found=False. options: candidates=, config= (lfsdk.localize.LocalizeConfig), scorer=."""
+        d, _ = as_depth_batch(depth)
+        d = d.to(self._work_device(d.device))
+        cam = Camera.parse(camera) if camera is not None else self.camera
+        if self._scorer is None:
+            self._scorer = scorer_for(self.model_path)
+        scorer = options.pop("scorer", None) or self._scorer
+        crop = crop_of(self.cube, self.config.input_size, self.band, self.refine, self.crop_mode)
+        run = lambda crops: self._network(crops, torch.ones(len(crops), dtype=torch.bool, device=crops.device))  # noqa: E731
+        return find_hands(d, cam, run, crop, scorer, self.config.skeleton, self.config.num_joints,
+                          max_hands=max_hands, score_threshold=score_threshold, **options)
 
     def profile(self, depth: Any, iters: int = 100, *, warmup: int = 5, stages: bool = True) -> ProfileTable:
         """Time the pipeline `iters` times on `depth`: preprocess, network, postprocess (and, when the

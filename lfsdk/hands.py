@@ -1,0 +1,223 @@
+"""Every hand in a batch of depth frames: candidates → crops → network → re-centred crops, both sides → score.
+
+    hands = est.find_hands(depth, max_hands=2)           # HandPoseEstimator.find_hands calls find_hands here
+    hands.joints_xyz[b, n], hands.score[b, n], hands.left[b, n], hands.found[b, n]
+
+Per candidate region (lfsdk.localize): a first crop at the centre of mass of its near band (the rule the
+model was trained with), the network's palm, a second crop around it (HandScorer.recenter), that crop as it
+is and mirrored (u flip: a left hand mirrored is a right hand for a right-hand model; the joints are
+mirrored back), the side whose skeleton explains the crop better, and a calibrated hand score. All the
+candidates of a batch go through the network as one batch per pass. Slots are ordered by score per frame.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Callable, NamedTuple, Sequence
+
+import torch
+
+from .backends.base import Outputs
+from .data.skeletons import get_skeleton
+from .errors import InputError
+from .geometry import Camera, crop_boxes, crop_pixel_grid, cube_to_uvd, uvd_to_xyz
+from .hands_result import Hands
+from .kernels import backproject, crop_resize_normalize, hand_center
+from .kernels.center import centers_from_uvd
+from .kernels.inputs import frame_cameras
+from .localize import BLOB_FEATURES, Candidates, LocalizeConfig, find_candidates
+from .localize.fit_features import FIT_FEATURES, fit_features
+from .localize.score import HandScorer
+
+__all__ = ["Crop", "Estimates", "Hands", "SCORER_FILE", "crop_of", "estimate_candidates", "find_hands", "palm_index",
+           "scorer_for"]
+
+Network = Callable[[torch.Tensor], Outputs]
+#: the hand scorer's file beside a model (in its checkpoint directory, or the .onnx/.engine's folder)
+SCORER_FILE = "hands.json"
+_BALL_SIZE = 48  # samples across the ball the sphere re-centring takes its centre of mass in
+_DEFAULT_SCORER = Path(__file__).parent / "assets" / "default" / SCORER_FILE
+
+
+def scorer_for(model_path: str | os.PathLike | None) -> HandScorer:
+    """The HandScorer fitted for a model: hands.json in its checkpoint directory or beside its file, else
+    the default model's (with a warning: its score is calibrated for that model only)."""
+    if model_path is not None:
+        p = Path(model_path)
+        for cand in (p / SCORER_FILE, p.parent / SCORER_FILE):
+            if cand.is_file():
+                return HandScorer.load(cand)
+    if model_path is None or Path(model_path).resolve() != _DEFAULT_SCORER.parent.resolve():
+        warnings.warn(f"no {SCORER_FILE} beside {model_path}: using the default model's hand scorer; fit one "
+                      "for this model with `python -m lfsdk.calibrate_hands --model PATH`", stacklevel=3)
+    return HandScorer.load(_DEFAULT_SCORER) if _DEFAULT_SCORER.is_file() else HandScorer()
+
+
+def _run(network: Network, crops: torch.Tensor, m: int) -> Outputs:
+    """The network on a batch of crops; an empty batch never reaches the backend."""
+    if len(crops):
+        return Outputs(*(t.float() for t in network(crops)))
+    return Outputs(crops.new_zeros(0, m, 3), crops.new_zeros(0, 3, m, 3), crops.new_zeros(0, 3))
+
+
+class Crop(NamedTuple):
+    """How crops are cut: the model's trained preprocessing."""
+
+    cube: tuple[float, float, float]
+    size: int
+    band: float
+    refine: bool
+    mode: str
+
+
+class Estimates(NamedTuple):
+    """Per candidate (K rows): what find_hands keeps, and what lfsdk.calibrate_hands fits on."""
+
+    cands: Candidates
+    first_uvd: torch.Tensor  # (K, 3) first-pass centre
+    center_uvd: torch.Tensor  # (K, 3) the centre of the final crop
+    out: tuple  # (Outputs right, Outputs left) of the final crop, joints mirrored back for the left
+    fits: tuple  # (right (K, F), left (K, F)) fit features
+    left_prob: torch.Tensor  # (K,)
+    score: torch.Tensor  # (K,) hand probability of the chosen side
+
+
+def palm_index(skeleton: str, num_joints: int) -> int | None:
+    """Index of the layout's palm-centre joint, None when it has none (then the joints' mean is used)."""
+    try:
+        names = get_skeleton(skeleton).names
+    except ValueError:
+        return None
+    return names.index("palm") if "palm" in names and len(names) == num_joints else None
+
+
+def _mirror(out: Outputs) -> Outputs:
+    """Outputs of a u-flipped crop → the same joints in the unflipped crop (x → −x)."""
+    flip = torch.tensor([-1.0, 1.0, 1.0], device=out.joints.device)
+    return Outputs(out.joints * flip, out.branch_joints * flip, out.fusion_weights)
+
+
+def _palm(joints: torch.Tensor, palm: int | None) -> torch.Tensor:
+    return joints[:, palm] if palm is not None else joints.mean(1)
+
+
+def _recenter(out: Outputs, first: torch.Tensor, masked: torch.Tensor, cams: torch.Tensor, crop: Crop,
+              scorer: HandScorer, palm: int | None) -> torch.Tensor:
+    """(K, 3) uvd centre of the second crop: the first one, the network's palm, or the centre of mass (in
+    uvd, as the training rule takes it) of the candidate's pixels within scorer.radius mm of that palm."""
+    if scorer.recenter == "none":
+        return first
+    p_uvd, _ = backproject(_palm(out.joints, palm)[:, None], first, crop.cube, cams)
+    p_uvd = torch.where(p_uvd[:, 0, 2:] > 0, p_uvd[:, 0], first)
+    if scorer.recenter == "palm":
+        return p_uvd
+    # the ball around the palm sampled as a small crop of a cube 2·radius wide: |n| ≤ 1 inside it
+    ball = (2.0 * scorer.radius,) * 3
+    z = crop_resize_normalize(masked, p_uvd, ball, cams, _BALL_SIZE, "nearest")[:, 0]  # (K, S, S), 1 = outside
+    g = crop_pixel_grid(_BALL_SIZE, device=z.device)
+    x, y = g[None, None, :].expand_as(z), g[None, :, None].expand_as(z)
+    inside = ((z < 1) & (x * x + y * y + z * z <= 1)).float()
+    n = inside.sum(dim=(1, 2))
+    mean = torch.stack([(t * inside).sum(dim=(1, 2)) for t in (x, y, z)], -1) / n.clamp_min(1)[:, None]
+    uvd = cube_to_uvd(mean[:, None], p_uvd, ball, cams)[:, 0]
+    return torch.where((n > 0)[:, None], uvd, p_uvd)
+
+
+def estimate_candidates(depth: torch.Tensor, camera: Camera, network: Network, crop: Crop, scorer: HandScorer,
+                        palm: int | None, m: int, max_candidates: int, config: LocalizeConfig) -> Estimates:
+    """depth (B, H, W) mm on the work device → Estimates of every candidate (see the module docstring)."""
+    cams_b = frame_cameras(camera, depth.shape[0], depth.device)
+    cands = find_candidates(depth, cams_b, max_candidates, config)
+    cams = cams_b[cands.frame]
+    masked = torch.where(cands.mask, depth[cands.frame], torch.zeros((), dtype=depth.dtype, device=depth.device))
+    first = hand_center(masked, cams, band=crop.band, refine=crop.refine, cube=crop.cube)
+    first_uvd = torch.where(first.found[:, None], first.uvd, 1.0)
+    center = first_uvd
+    if scorer.recenter != "none":
+        out1 = _run(network, crop_resize_normalize(masked, first_uvd, crop.cube, cams, crop.size, crop.mode), m)
+        center = _recenter(out1, first_uvd, masked, cams, crop, scorer, palm)
+    crops = crop_resize_normalize(masked, center, crop.cube, cams, crop.size, crop.mode)
+    both = _run(network, torch.cat((crops, crops.flip(-1))), m)
+    k = len(crops)
+    right = Outputs(*(t[:k] for t in both))
+    left_raw = Outputs(*(t[k:] for t in both))
+    fits = (fit_features(crops, *right), fit_features(crops.flip(-1), *left_raw))
+    left_prob = scorer.left_probability(*fits)
+    is_left = left_prob > 0.5
+    chosen = torch.where(is_left[:, None], fits[1], fits[0])
+    feats = {n: cands.features[:, i] for i, n in enumerate(BLOB_FEATURES)}
+    feats.update({n: chosen[:, i] for i, n in enumerate(FIT_FEATURES)})
+    score = scorer.hand_probability(feats) * first.found
+    return Estimates(cands, first_uvd, center, (right, _mirror(left_raw)), fits, left_prob, score)
+
+
+def _slots(frame: torch.Tensor, score: torch.Tensor, b: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per candidate its (frame, rank by score within the frame); rank ≥ n are dropped. → (keep, slot)."""
+    order = torch.argsort(frame.double() * 2.0 - score.double())  # frame ascending, score descending
+    rank = torch.empty_like(order)
+    sorted_frame = frame[order]
+    first = torch.searchsorted(sorted_frame, sorted_frame, right=False)
+    rank[order] = torch.arange(len(order), device=frame.device) - first
+    return rank < n, rank
+
+
+def _assemble(e: Estimates, b: int, n: int, m: int, crop: Crop, cams_b: torch.Tensor,
+              threshold: float) -> dict:
+    """Per-candidate estimates → (B, n, ...) slot tensors, NaN where no hand was found."""
+    dev = e.score.device
+    is_left = e.left_prob > 0.5
+    pick = [torch.where(is_left.reshape((-1,) + (1,) * (r.dim() - 1)), l_, r)
+            for r, l_ in zip(e.out[0], e.out[1])]
+    cams = cams_b[e.cands.frame]
+    k = len(e.score)
+    norm = torch.cat((pick[0][:, None], pick[1]), 1).reshape(k, 4 * m, 3)
+    uvd, xyz = backproject(norm, e.center_uvd, crop.cube, cams)
+    uvd, xyz = uvd.reshape(k, 4, m, 3), xyz.reshape(k, 4, m, 3)
+    per = {"joints_uvd": uvd[:, 0], "joints_xyz": xyz[:, 0], "branch_xyz": xyz[:, 1:],
+           "fusion_weights": pick[2], "centers_uvd": e.center_uvd,
+           "centers_xyz": uvd_to_xyz(e.center_uvd, cams), "boxes": crop_boxes(e.center_uvd, crop.cube, cams),
+           "regions": e.cands.box, "score": e.score, "left_prob": e.left_prob}
+    keep, slot = _slots(e.cands.frame, e.score, b, n)
+    f, s = e.cands.frame[keep], slot[keep]
+    found = (e.score >= threshold)[keep]
+    out = {}
+    for key, val in per.items():
+        full = torch.full((b, n) + val.shape[1:], float("nan"), device=dev, dtype=torch.float32)
+        val = val[keep].float()
+        if key not in ("score", "left_prob", "regions", "centers_uvd", "centers_xyz", "boxes"):
+            val = val.masked_fill(~found.reshape((-1,) + (1,) * (val.dim() - 1)), float("nan"))
+        full[f, s] = val
+        out[key] = full
+    out["score"] = torch.nan_to_num(out["score"], nan=0.0)
+    out["found"] = torch.zeros(b, n, dtype=torch.bool, device=dev)
+    out["found"][f, s] = found
+    out["left"] = torch.zeros(b, n, dtype=torch.bool, device=dev)
+    out["left"][f, s] = is_left[keep]
+    return out
+
+
+def find_hands(depth: torch.Tensor, camera: Camera, network: Network, crop: Crop, scorer: HandScorer,
+               skeleton: str, num_joints: int, *, max_hands: int = 2, score_threshold: float | None = None,
+               candidates: int | None = None, config: LocalizeConfig = LocalizeConfig()) -> Hands:
+    """Up to max_hands hands per frame of depth (B, H, W) (validated, on the work device); see Hands.
+
+    score_threshold: hands scoring below it come back found=False (default: the scorer's, 0.5);
+    candidates: regions examined per frame (default max_hands + 1)."""
+    if isinstance(max_hands, bool) or not isinstance(max_hands, int) or max_hands < 1:
+        raise InputError(f"max_hands must be an int ≥ 1, got {max_hands!r}")
+    thr = scorer.threshold if score_threshold is None else score_threshold
+    if isinstance(thr, bool) or not isinstance(thr, (int, float)) or not 0 <= thr <= 1:
+        raise InputError(f"score_threshold must be a probability in [0, 1], got {score_threshold!r}")
+    cand = max_hands + 1 if candidates is None else candidates
+    if isinstance(cand, bool) or not isinstance(cand, int) or cand < max_hands:
+        raise InputError(f"candidates must be an int ≥ max_hands ({max_hands}), got {candidates!r}")
+    e = estimate_candidates(depth, camera, network, crop, scorer, palm_index(skeleton, num_joints), num_joints,
+                            cand, config)
+    b = depth.shape[0]
+    slots = _assemble(e, b, max_hands, num_joints, crop, frame_cameras(camera, b, depth.device), float(thr))
+    return Hands(skeleton=skeleton, camera=camera, depth=depth, **slots)
+
+
+def crop_of(cube: Sequence[float], size: int, band: float, refine: bool, mode: str) -> Crop:
+    return Crop(tuple(float(c) for c in cube), int(size), float(band), bool(refine), str(mode))

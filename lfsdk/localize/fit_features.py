@@ -1,0 +1,49 @@
+"""How well a predicted skeleton explains its crop: features for the hand score and for handedness.
+
+Everything is in the crop's normalised cube (x, y, z in [-1, 1]; crop pixel k at (2k + 1)/S − 1; depth
+value 1 = background or missing), so the features do not depend on the camera or the hand's distance.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["FIT_FEATURES", "fit_features"]
+
+#: the per-candidate fit features, in fit_features' column order
+FIT_FEATURES = ("joint_residual", "joints_on_surface", "coverage", "branch_spread", "fusion_max")
+_NEAR = 0.16  # 20 mm in a 250 mm cube: a joint lies within its finger's radius behind the surface
+_COVER = 0.2  # a foreground pixel is explained when a joint lies within 25 mm of it (in the image plane)
+_GRID = 32  # coverage is measured on the crop pooled to 32×32
+
+
+def _sample(crops: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
+    """crops (K, 1, S, S), xy (K, M, 2) normalised → (K, M) crop depth at each joint (nearest pixel)."""
+    s = crops.shape[-1]
+    idx = torch.floor((xy + 1) * s / 2).long().clamp(0, s - 1)  # inverse of (2k + 1)/S − 1, rounded
+    flat = crops[:, 0].reshape(len(crops), s * s)
+    return torch.gather(flat, 1, idx[..., 1] * s + idx[..., 0])
+
+
+def fit_features(crops: torch.Tensor, joints: torch.Tensor, branch_joints: torch.Tensor,
+                 fusion_weights: torch.Tensor) -> torch.Tensor:
+    """crops (K, 1, S, S), joints (K, M, 3), branch_joints (K, 3, M, 3), fusion_weights (K, 3), all in the
+    normalised cube of the crop → (K, len(FIT_FEATURES)) float32:
+
+    joint_residual: mean over joints of min(|surface depth − joint depth|, 1) at the joint's pixel;
+    joints_on_surface: share of joints with the surface at most _NEAR in front of them or behind them;
+    coverage: share of the crop's foreground (depth < 1) within _COVER of a joint in the image plane;
+    branch_spread: mean distance of the three branches' joints from their mean; fusion_max: max μ."""
+    surface = _sample(crops, joints[..., :2])
+    resid = surface - joints[..., 2]  # < 0: surface in front of the joint, as it should be
+    on = (resid.abs() <= _NEAR).float().mean(1)
+    pooled = -F.max_pool2d(-crops, crops.shape[-1] // _GRID)[:, 0] if crops.shape[-1] >= _GRID else crops[:, 0]
+    g = pooled.shape[-1]
+    grid = (2 * torch.arange(g, device=crops.device, dtype=torch.float32) + 1) / g - 1
+    pix = torch.stack(torch.meshgrid(grid, grid, indexing="xy"), -1).reshape(1, g * g, 2)
+    fg = (pooled < 0.999).reshape(len(crops), g * g)
+    near = (torch.cdist(pix.expand(len(crops), -1, -1), joints[..., :2].float()).amin(-1) <= _COVER)
+    coverage = (fg & near).sum(1) / fg.sum(1).clamp_min(1)
+    spread = (branch_joints - branch_joints.mean(1, keepdim=True)).norm(dim=-1).mean(dim=(1, 2))
+    return torch.stack((resid.abs().clamp_max(1).mean(1), on, coverage.float(), spread,
+                        fusion_weights.amax(-1)), -1).float()
