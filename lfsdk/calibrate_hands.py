@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data.scenes import render_scenes
+from .data.scenes import SCENE_SEEDS, render_scenes
 from .estimator import HandPoseEstimator
 from .hands import SCORER_FILE, crop_of, estimate_candidates, palm_index, scorer_for
 from .localize import BLOB_FEATURES, LocalizeConfig
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", required=True, help="checkpoint directory (or model file) to calibrate")
     ap.add_argument("--backend", default="auto", help="backend to run the network with (default auto)")
     ap.add_argument("--scenes", type=int, default=400, help="rendered frames, all classes in turn (default 400)")
-    ap.add_argument("--seed", type=int, default=7000, help="scene seed (keep it apart from benchmark seeds)")
+    ap.add_argument("--seed", type=int, default=SCENE_SEEDS["train"], help="scene seed (default: the training one)")
     ap.add_argument("--match", type=float, default=60.0, help="a candidate is a hand within this many mm of a palm")
     ap.add_argument("--recenter", choices=("none", "palm", "sphere"), default=None,
                     help="second-crop rule (default: the model's current one)")
