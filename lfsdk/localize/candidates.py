@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import torch
+import torch.nn.functional as F
 
 from lfsdk.kernels.inputs import depth_float
 
@@ -74,8 +75,12 @@ def _grid(d: torch.Tensor, valid: torch.Tensor, cam: torch.Tensor, cfg: Localize
     u = (torch.arange(w, device=d.device, dtype=torch.float32) * s + (s - 1) / 2)[None, None]
     v = (torch.arange(h, device=d.device, dtype=torch.float32) * s + (s - 1) / 2)[None, :, None]
     xyz = torch.stack(((u - k[:, 2]) * cells / k[:, 0], (v - k[:, 3]) * cells / k[:, 1], cells), -1)
-    size_x, size_y = s * cells / k[:, 0], s * cells / k[:, 1]
-    return _Grid(cells, xyz, size_x * size_y, cell_links(cells, size_x, cfg.jump, cfg.slope), s)
+    size_x = s * cells / k[:, 0]
+    # area: the cell's pixels on its surface (not behind an edge) times a pixel's footprint at that depth
+    on = valid & (d <= upsample(cells + cfg.jump + cfg.slope * size_x, s, *d.shape[1:]))
+    count = F.avg_pool2d(F.pad(on.float(), (0, -d.shape[2] % s, 0, -d.shape[1] % s))[:, None], s)[:, 0] * s * s
+    area = count * (cells / k[:, 0]) * (cells / k[:, 1])
+    return _Grid(cells, xyz, area, cell_links(cells, size_x, cfg.jump, cfg.slope), s)
 
 
 def _region_stats(region: torch.Tensor, g: _Grid, round_: int) -> torch.Tensor:
