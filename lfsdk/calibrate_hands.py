@@ -22,6 +22,7 @@ from .data.scenes import SCENE_SEEDS, render_scenes
 from .estimator import HandPoseEstimator
 from .hands import SCORER_FILE, crop_of, estimate_candidates, palm_index, scorer_for
 from .localize import BLOB_FEATURES, LocalizeConfig
+from .localize.ball import BALL_FEATURES
 from .localize.fit_features import FIT_FEATURES
 from .localize.score import HAND_FEATURES, HandScorer, fit_logistic
 
@@ -34,7 +35,7 @@ def collect(est: HandPoseEstimator, scorer: HandScorer, n: int, seed: int, match
     cfg, crop = LocalizeConfig(), crop_of(est.cube, est.config.input_size, est.band, est.refine, est.crop_mode)
     palm = palm_index(est.config.skeleton, est.config.num_joints)
     run = lambda c: est._network(c, torch.ones(len(c), dtype=torch.bool, device=c.device))  # noqa: E731
-    rows: dict[str, list] = {k: [] for k in ("right_fit", "left_fit", "blob", "hand", "left", "frame", "cls")}
+    rows: dict[str, list] = {k: [] for k in ("right_fit", "left_fit", "blob", "shape", "hand", "left", "frame", "cls")}
     sb = render_scenes(n, seed, camera=est.camera, layout=est.config.skeleton)
     for start in range(0, n, batch):
         d = torch.from_numpy(sb.depth[start:start + batch].astype(np.int32)).to(est.device)
@@ -45,6 +46,7 @@ def collect(est: HandPoseEstimator, scorer: HandScorer, n: int, seed: int, match
         rows["right_fit"].append(e.fits[0].cpu().numpy())
         rows["left_fit"].append(e.fits[1].cpu().numpy())
         rows["blob"].append(e.cands.features.cpu().numpy())
+        rows["shape"].append(e.shape.cpu().numpy())
         rows["hand"].append(dist.min(1) <= match)
         rows["left"].append(sb.handedness[fr, dist.argmin(1)] == "left")
         rows["frame"].append(fr)
@@ -61,6 +63,7 @@ def _hand_table(data: dict, side: np.ndarray) -> dict[str, torch.Tensor]:
     """Feature columns by name with each candidate's fit taken on the given side (bool left per row)."""
     fit = np.where(side[:, None], data["left_fit"], data["right_fit"])
     cols = {n: data["blob"][:, i] for i, n in enumerate(BLOB_FEATURES)}
+    cols.update({n: data["shape"][:, i] for i, n in enumerate(BALL_FEATURES)})
     cols.update({n: fit[:, i] for i, n in enumerate(FIT_FEATURES)})
     return {k: torch.from_numpy(np.asarray(v, np.float64)) for k, v in cols.items()}
 

@@ -21,12 +21,13 @@ import torch
 from .backends.base import Outputs
 from .data.skeletons import get_skeleton
 from .errors import InputError
-from .geometry import Camera, crop_boxes, crop_pixel_grid, cube_to_uvd, uvd_to_xyz
+from .geometry import Camera, crop_boxes, uvd_to_xyz
 from .hands_result import Hands
 from .kernels import backproject, crop_resize_normalize, hand_center
 from .kernels.center import centers_from_uvd
 from .kernels.inputs import frame_cameras
 from .localize import BLOB_FEATURES, Candidates, LocalizeConfig, find_candidates
+from .localize.ball import BALL_FEATURES, ball, ball_center, ball_features
 from .localize.fit_features import FIT_FEATURES, fit_features
 from .localize.score import HandScorer
 
@@ -36,7 +37,6 @@ __all__ = ["Crop", "Estimates", "Hands", "SCORER_FILE", "crop_of", "estimate_can
 Network = Callable[[torch.Tensor], Outputs]
 #: the hand scorer's file beside a model (in its checkpoint directory, or the .onnx/.engine's folder)
 SCORER_FILE = "hands.json"
-_BALL_SIZE = 48  # samples across the ball the sphere re-centring takes its centre of mass in
 _DEFAULT_SCORER = Path(__file__).parent / "assets" / "default" / SCORER_FILE
 
 
@@ -81,6 +81,7 @@ class Estimates(NamedTuple):
     fits: tuple  # (right (K, F), left (K, F)) fit features
     left_prob: torch.Tensor  # (K,)
     score: torch.Tensor  # (K,) hand probability of the chosen side
+    shape: torch.Tensor  # (K, len(BALL_FEATURES)) the candidate's pixels within the ball around the centre
 
 
 def palm_index(skeleton: str, num_joints: int) -> int | None:
@@ -104,24 +105,15 @@ def _palm(joints: torch.Tensor, palm: int | None) -> torch.Tensor:
 
 def _recenter(out: Outputs, first: torch.Tensor, masked: torch.Tensor, cams: torch.Tensor, crop: Crop,
               scorer: HandScorer, palm: int | None) -> torch.Tensor:
-    """(K, 3) uvd centre of the second crop: the first one, the network's palm, or the centre of mass (in
-    uvd, as the training rule takes it) of the candidate's pixels within scorer.radius mm of that palm."""
+    """(K, 3) uvd centre of the second crop: the first one, the network's palm, or the centre of mass of the
+    candidate's pixels within scorer.radius mm of that palm (lfsdk.localize.ball)."""
     if scorer.recenter == "none":
         return first
     p_uvd, _ = backproject(_palm(out.joints, palm)[:, None], first, crop.cube, cams)
     p_uvd = torch.where(p_uvd[:, 0, 2:] > 0, p_uvd[:, 0], first)
     if scorer.recenter == "palm":
         return p_uvd
-    # the ball around the palm sampled as a small crop of a cube 2·radius wide: |n| ≤ 1 inside it
-    ball = (2.0 * scorer.radius,) * 3
-    z = crop_resize_normalize(masked, p_uvd, ball, cams, _BALL_SIZE, "nearest")[:, 0]  # (K, S, S), 1 = outside
-    g = crop_pixel_grid(_BALL_SIZE, device=z.device)
-    x, y = g[None, None, :].expand_as(z), g[None, :, None].expand_as(z)
-    inside = ((z < 1) & (x * x + y * y + z * z <= 1)).float()
-    n = inside.sum(dim=(1, 2))
-    mean = torch.stack([(t * inside).sum(dim=(1, 2)) for t in (x, y, z)], -1) / n.clamp_min(1)[:, None]
-    uvd = cube_to_uvd(mean[:, None], p_uvd, ball, cams)[:, 0]
-    return torch.where((n > 0)[:, None], uvd, p_uvd)
+    return ball_center(ball(masked, p_uvd, cams, scorer.radius), p_uvd, cams)
 
 
 def estimate_candidates(depth: torch.Tensor, camera: Camera, network: Network, crop: Crop, scorer: HandScorer,
@@ -146,10 +138,12 @@ def estimate_candidates(depth: torch.Tensor, camera: Camera, network: Network, c
     left_prob = scorer.left_probability(*fits)
     is_left = left_prob > 0.5
     chosen = torch.where(is_left[:, None], fits[1], fits[0])
+    shape = ball_features(ball(masked, center, cams, scorer.radius))
     feats = {n: cands.features[:, i] for i, n in enumerate(BLOB_FEATURES)}
+    feats.update({n: shape[:, i] for i, n in enumerate(BALL_FEATURES)})
     feats.update({n: chosen[:, i] for i, n in enumerate(FIT_FEATURES)})
     score = scorer.hand_probability(feats) * first.found
-    return Estimates(cands, first_uvd, center, (right, _mirror(left_raw)), fits, left_prob, score)
+    return Estimates(cands, first_uvd, center, (right, _mirror(left_raw)), fits, left_prob, score, shape)
 
 
 def _slots(frame: torch.Tensor, score: torch.Tensor, b: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -17,12 +17,14 @@ from typing import Mapping
 
 import torch
 
+from .ball import BALL_FEATURES
 from .fit_features import FIT_FEATURES
 
 __all__ = ["HAND_FEATURES", "HandScorer", "Logistic", "fit_logistic"]
 
-#: the hand score's default inputs: the blob's size and shape, and how well the chosen side's skeleton fits
-HAND_FEATURES = ("log_area", "spread_major", "spread_middle", "spread_minor", "border") + FIT_FEATURES
+#: the hand score's inputs: the region's size and flatness, the shape of its pixels in the ball around the
+#: final centre (the arm beyond the wrist left out), and how well the chosen side's skeleton fits the crop
+HAND_FEATURES = ("log_area", "spread_minor", "border") + BALL_FEATURES + FIT_FEATURES
 RECENTER = ("none", "palm", "sphere")
 
 
