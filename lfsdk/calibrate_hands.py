@@ -20,7 +20,7 @@ import torch
 
 from .data.scenes import SCENE_SEEDS, render_scenes
 from .estimator import HandPoseEstimator
-from .hands import SCORER_FILE, crop_of, estimate_candidates, palm_index, scorer_for
+from .hands import SCORER_FILE, crop_of, estimate_candidates, layout_of, scorer_for
 from .localize import BLOB_FEATURES, LocalizeConfig
 from .localize.ball import BALL_FEATURES
 from .localize.fit_features import FIT_FEATURES
@@ -33,13 +33,13 @@ def collect(est: HandPoseEstimator, scorer: HandScorer, n: int, seed: int, match
             candidates: int = 3) -> dict[str, np.ndarray]:
     """Per candidate of n rendered scenes: features, hand label, side label, frame and scene class."""
     cfg, crop = LocalizeConfig(), crop_of(est.cube, est.config.input_size, est.band, est.refine, est.crop_mode)
-    palm = palm_index(est.config.skeleton, est.config.num_joints)
+    layout = layout_of(est.config.skeleton, est.config.num_joints)
     run = lambda c: est._network(c, torch.ones(len(c), dtype=torch.bool, device=c.device))  # noqa: E731
     rows: dict[str, list] = {k: [] for k in ("right_fit", "left_fit", "blob", "shape", "hand", "left", "frame", "cls")}
     sb = render_scenes(n, seed, camera=est.camera, layout=est.config.skeleton)
     for start in range(0, n, batch):
         d = torch.from_numpy(sb.depth[start:start + batch].astype(np.int32)).to(est.device)
-        e = estimate_candidates(d, est.camera, run, crop, scorer, palm, est.config.num_joints, candidates, cfg)
+        e = estimate_candidates(d, est.camera, run, crop, scorer, layout, candidates, cfg)
         fr = e.cands.frame.cpu().numpy() + start
         centre = _xyz(e.center_uvd.cpu().numpy(), est.camera)
         dist = np.nan_to_num(np.linalg.norm(sb.palm_xyz[fr] - centre[:, None], axis=-1), nan=np.inf)  # (K, 2)
@@ -73,7 +73,10 @@ def fit_scorer(data: dict, base: HandScorer, train: np.ndarray) -> tuple[HandSco
     diff = torch.from_numpy(data["right_fit"] - data["left_fit"]).double()
     names = tuple(f"{f}_diff" for f in FIT_FEATURES)
     pos = data["hand"]
-    side = fit_logistic(diff[train & pos], torch.from_numpy(data["left"][train & pos]), names)
+    # a crop mirrored is the same hand with the other side: each sample also counts mirrored (−diff, other
+    # side), so the fitted rule is odd in the difference and has no preference for either side
+    rows, left = diff[train & pos], torch.from_numpy(data["left"][train & pos])
+    side = fit_logistic(torch.cat((rows, -rows)), torch.cat((left, ~left)), names)
     p_left = side({n: diff[:, i] for i, n in enumerate(names)}).numpy()
     table = _hand_table(data, p_left > 0.5)
     x = torch.stack([table[n] for n in HAND_FEATURES], -1)

@@ -31,8 +31,8 @@ from .localize.ball import BALL_FEATURES, ball, ball_center, ball_features
 from .localize.fit_features import FIT_FEATURES, fit_features
 from .localize.score import HandScorer
 
-__all__ = ["Crop", "Estimates", "Hands", "SCORER_FILE", "crop_of", "estimate_candidates", "find_hands", "palm_index",
-           "scorer_for"]
+__all__ = ["Crop", "Estimates", "Hands", "Layout", "SCORER_FILE", "crop_of", "estimate_candidates", "find_hands",
+           "layout_of", "scorer_for"]
 
 Network = Callable[[torch.Tensor], Outputs]
 #: the hand scorer's file beside a model (in its checkpoint directory, or the .onnx/.engine's folder)
@@ -84,13 +84,24 @@ class Estimates(NamedTuple):
     shape: torch.Tensor  # (K, len(BALL_FEATURES)) the candidate's pixels within the ball around the centre
 
 
-def palm_index(skeleton: str, num_joints: int) -> int | None:
-    """Index of the layout's palm-centre joint, None when it has none (then the joints' mean is used)."""
+class Layout(NamedTuple):
+    """What find_hands needs of the model's joint layout."""
+
+    num_joints: int
+    palm: int | None  # the palm-centre joint, None when the layout has none (the joints' mean is used)
+    bones: torch.Tensor  # (N, 2) long (child, parent) joint indices, for the fit features
+
+
+def layout_of(skeleton: str, num_joints: int) -> Layout:
+    """The Layout of a known skeleton with num_joints joints; no palm and no bones otherwise."""
     try:
-        names = get_skeleton(skeleton).names
+        sk = get_skeleton(skeleton)
     except ValueError:
-        return None
-    return names.index("palm") if "palm" in names and len(names) == num_joints else None
+        sk = None
+    if sk is None or sk.num_joints != num_joints:
+        return Layout(num_joints, None, torch.zeros(0, 2, dtype=torch.long))
+    palm = sk.names.index("palm") if "palm" in sk.names else None
+    return Layout(num_joints, palm, torch.tensor(sk.bones, dtype=torch.long).reshape(-1, 2))
 
 
 def _mirror(out: Outputs) -> Outputs:
@@ -117,7 +128,7 @@ def _recenter(out: Outputs, first: torch.Tensor, masked: torch.Tensor, cams: tor
 
 
 def estimate_candidates(depth: torch.Tensor, camera: Camera, network: Network, crop: Crop, scorer: HandScorer,
-                        palm: int | None, m: int, max_candidates: int, config: LocalizeConfig) -> Estimates:
+                        layout: Layout, max_candidates: int, config: LocalizeConfig) -> Estimates:
     """depth (B, H, W) mm on the work device → Estimates of every candidate (see the module docstring)."""
     cams_b = frame_cameras(camera, depth.shape[0], depth.device)
     cands = find_candidates(depth, cams_b, max_candidates, config)
@@ -127,14 +138,15 @@ def estimate_candidates(depth: torch.Tensor, camera: Camera, network: Network, c
     first_uvd = torch.where(first.found[:, None], first.uvd, 1.0)
     center = first_uvd
     if scorer.recenter != "none":
-        out1 = _run(network, crop_resize_normalize(masked, first_uvd, crop.cube, cams, crop.size, crop.mode), m)
-        center = _recenter(out1, first_uvd, masked, cams, crop, scorer, palm)
+        out1 = _run(network, crop_resize_normalize(masked, first_uvd, crop.cube, cams, crop.size, crop.mode), layout.num_joints)
+        center = _recenter(out1, first_uvd, masked, cams, crop, scorer, layout.palm)
     crops = crop_resize_normalize(masked, center, crop.cube, cams, crop.size, crop.mode)
-    both = _run(network, torch.cat((crops, crops.flip(-1))), m)
+    both = _run(network, torch.cat((crops, crops.flip(-1))), layout.num_joints)
     k = len(crops)
     right = Outputs(*(t[:k] for t in both))
     left_raw = Outputs(*(t[k:] for t in both))
-    fits = (fit_features(crops, *right), fit_features(crops.flip(-1), *left_raw))
+    bones = layout.bones.to(crops.device)
+    fits = (fit_features(crops, *right, bones), fit_features(crops.flip(-1), *left_raw, bones))
     left_prob = scorer.left_probability(*fits)
     is_left = left_prob > 0.5
     chosen = torch.where(is_left[:, None], fits[1], fits[0])
@@ -206,8 +218,7 @@ def find_hands(depth: torch.Tensor, camera: Camera, network: Network, crop: Crop
     cand = max_hands + 1 if candidates is None else candidates
     if isinstance(cand, bool) or not isinstance(cand, int) or cand < max_hands:
         raise InputError(f"candidates must be an int ≥ max_hands ({max_hands}), got {candidates!r}")
-    e = estimate_candidates(depth, camera, network, crop, scorer, palm_index(skeleton, num_joints), num_joints,
-                            cand, config)
+    e = estimate_candidates(depth, camera, network, crop, scorer, layout_of(skeleton, num_joints), cand, config)
     b = depth.shape[0]
     slots = _assemble(e, b, max_hands, num_joints, crop, frame_cameras(camera, b, depth.device), float(thr))
     return Hands(skeleton=skeleton, camera=camera, depth=depth, **slots)

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 __all__ = ["FIT_FEATURES", "fit_features"]
 
 #: the per-candidate fit features, in fit_features' column order
-FIT_FEATURES = ("joint_residual", "joints_on_surface", "coverage", "branch_spread", "fusion_max")
+FIT_FEATURES = ("joint_residual", "joints_on_surface", "coverage", "branch_spread", "fusion_max", "bone_residual",
+                "bones_on_surface", "bones_off_hand")
 _NEAR = 0.16  # 20 mm in a 250 mm cube: a joint lies within its finger's radius behind the surface
 _COVER = 0.2  # a foreground pixel is explained when a joint lies within 25 mm of it (in the image plane)
 _GRID = 32  # coverage is measured on the crop pooled to 32×32
@@ -25,13 +26,21 @@ def _sample(crops: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
     return torch.gather(flat, 1, idx[..., 1] * s + idx[..., 0])
 
 
+def _bone_points(joints: torch.Tensor, bones: torch.Tensor) -> torch.Tensor:
+    """joints (K, M, 3), bones (N, 2) child/parent indices → (K, 3N, 3) points at ¼, ½, ¾ along each bone."""
+    a, b = joints[:, bones[:, 0]], joints[:, bones[:, 1]]
+    return torch.cat([a + t * (b - a) for t in (0.25, 0.5, 0.75)], 1)
+
+
 def fit_features(crops: torch.Tensor, joints: torch.Tensor, branch_joints: torch.Tensor,
-                 fusion_weights: torch.Tensor) -> torch.Tensor:
+                 fusion_weights: torch.Tensor, bones: torch.Tensor | None = None) -> torch.Tensor:
     """crops (K, 1, S, S), joints (K, M, 3), branch_joints (K, 3, M, 3), fusion_weights (K, 3), all in the
     normalised cube of the crop → (K, len(FIT_FEATURES)) float32:
 
     joint_residual: mean over joints of min(|surface depth − joint depth|, 1) at the joint's pixel;
     joints_on_surface: share of joints with the surface at most _NEAR in front of them or behind them;
+    bone_residual, bones_on_surface: the same at points along the bones (bones (N, 2) child/parent joint
+    indices; the joints themselves when None); bones_off_hand: share of those points over background;
     coverage: share of the crop's foreground (depth < 1) within _COVER of a joint in the image plane;
     branch_spread: mean distance of the three branches' joints from their mean; fusion_max: max μ."""
     surface = _sample(crops, joints[..., :2])
@@ -45,5 +54,9 @@ def fit_features(crops: torch.Tensor, joints: torch.Tensor, branch_joints: torch
     near = (torch.cdist(pix.expand(len(crops), -1, -1), joints[..., :2].float()).amin(-1) <= _COVER)
     coverage = (fg & near).sum(1) / fg.sum(1).clamp_min(1)
     spread = (branch_joints - branch_joints.mean(1, keepdim=True)).norm(dim=-1).mean(dim=(1, 2))
-    return torch.stack((resid.abs().clamp_max(1).mean(1), on, coverage.float(), spread,
-                        fusion_weights.amax(-1)), -1).float()
+    pts = _bone_points(joints, bones) if bones is not None and len(bones) else joints
+    along = _sample(crops, pts[..., :2])
+    bres = (along - pts[..., 2]).abs()
+    return torch.stack((resid.abs().clamp_max(1).mean(1), on, coverage.float(), spread, fusion_weights.amax(-1),
+                        bres.clamp_max(1).mean(1), (bres <= _NEAR).float().mean(1),
+                        (along >= 0.999).float().mean(1)), -1).float()
