@@ -82,11 +82,12 @@ def fit_scorer(data: dict, base: HandScorer, train: np.ndarray) -> tuple[HandSco
     x = torch.stack([table[n] for n in HAND_FEATURES], -1)
     hand = fit_logistic(x[train], torch.from_numpy(pos[train]), HAND_FEATURES)
     p = hand(table).numpy()
-    test = ~train
+    test, two = ~train, data["cls"] == "two_hands"  # the class with left hands: as many left as right
     report = {"candidates": int(len(pos)), "hands": int(pos.sum()), "test_candidates": int(test.sum()),
               "hand_accuracy": float(((p > 0.5) == pos)[test].mean()),
               "hand_log_loss": float(_log_loss(p[test], pos[test])), "hand_ece": float(_ece(p[test], pos[test])),
-              "side_accuracy": float(((p_left > 0.5) == data["left"])[test & pos].mean())}
+              "side_accuracy": float(((p_left > 0.5) == data["left"])[test & pos].mean()),
+              "side_accuracy_two_hands": float(((p_left > 0.5) == data["left"])[test & pos & two].mean())}
     return replace(base, hand=hand, side=side), report
 
 
