@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--match", type=float, default=60.0, help="a candidate is a hand within this many mm of a palm")
     ap.add_argument("--recenter", choices=("none", "palm", "sphere"), default=None,
                     help="second-crop rule (default: the model's current one)")
+    ap.add_argument("--start", choices=("band", "nearest"), default=None,
+                    help="first-crop rule (default: the model's current one)")
     ap.add_argument("--out", default=None, help=f"output JSON (default: {SCORER_FILE} beside the model)")
     ap.add_argument("--torch-threads", type=int, default=1)
     a = ap.parse_args(argv)
@@ -119,11 +121,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(a.torch_threads)
     est = HandPoseEstimator(a.model, backend=a.backend)
     base = scorer_for(a.model)
-    base = replace(base, recenter=a.recenter or base.recenter)
+    base = replace(base, recenter=a.recenter or base.recenter, start=a.start or base.start)
     data = collect(est, base, a.scenes, a.seed, a.match)
     train = data["frame"] < int(0.7 * a.scenes)
     scorer, report = fit_scorer(data, base, train)
-    report.update(model=str(a.model), scenes=a.scenes, seed=a.seed, match_mm=a.match, recenter=scorer.recenter)
+    report.update(model=str(a.model), scenes=a.scenes, seed=a.seed, match_mm=a.match, recenter=scorer.recenter,
+                  start=scorer.start)
     scorer = replace(scorer, info=report)
     model = Path(a.model)
     out = Path(a.out) if a.out else (model if model.is_dir() else model.parent) / SCORER_FILE

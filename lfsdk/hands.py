@@ -127,6 +127,25 @@ def _recenter(out: Outputs, first: torch.Tensor, masked: torch.Tensor, cams: tor
     return ball_center(ball(masked, p_uvd, cams, scorer.radius), p_uvd, cams)
 
 
+def _nearest(masked: torch.Tensor) -> torch.Tensor:
+    """(K, H, W) depth (0 = not the candidate's) → (K, 3) uvd of each candidate's nearest pixel."""
+    k, h, w = masked.shape
+    d = masked.float().reshape(k, h * w)
+    near, idx = torch.where(d > 0, d, float("inf")).min(1)
+    return torch.stack(((idx % w).float(), (idx // w).float(), torch.where(near.isfinite(), near, 1.0)), -1)
+
+
+def _mean_shift(masked: torch.Tensor, start: torch.Tensor, cams: torch.Tensor, radius: float,
+                fallback: torch.Tensor, steps: int = 3) -> torch.Tensor:
+    """From each candidate's nearest pixel, `steps` moves to the centre of mass of its pixels in the ball
+    around the point: on a hand held out on an arm (the hand nearest), this stays on the hand where the
+    whole region's centre of mass slides down the arm. (K, 3) uvd; `fallback` where a ball is empty."""
+    c = start
+    for _ in range(steps):
+        c = ball_center(ball(masked, c, cams, radius), c, cams)
+    return torch.where((start[:, 2:] > 1), c, fallback)
+
+
 def estimate_candidates(depth: torch.Tensor, camera: Camera, network: Network, crop: Crop, scorer: HandScorer,
                         layout: Layout, max_candidates: int, config: LocalizeConfig) -> Estimates:
     """depth (B, H, W) mm on the work device → Estimates of every candidate (see the module docstring)."""
@@ -136,6 +155,8 @@ def estimate_candidates(depth: torch.Tensor, camera: Camera, network: Network, c
     masked = torch.where(cands.mask, depth[cands.frame], torch.zeros((), dtype=depth.dtype, device=depth.device))
     first = hand_center(masked, cams, band=crop.band, refine=crop.refine, cube=crop.cube)
     first_uvd = torch.where(first.found[:, None], first.uvd, 1.0)
+    if scorer.start == "nearest":
+        first_uvd = _mean_shift(masked, _nearest(masked), cams, scorer.radius, first_uvd)
     center = first_uvd
     if scorer.recenter != "none":
         out1 = _run(network, crop_resize_normalize(masked, first_uvd, crop.cube, cams, crop.size, crop.mode), layout.num_joints)

@@ -96,13 +96,16 @@ def _default_side() -> Logistic:
 class HandScorer:
     """What find_hands needs beyond the network: the hand score, handedness and the re-centring rule.
 
-    recenter: 'none' (crop where the candidate's centre of mass is), 'palm' (re-crop around the network's
-    palm joint) or 'sphere' (re-crop at the centre of mass of the candidate's pixels within `radius` mm of
-    that palm, the rule the training crops of a lone hand approximate)."""
+    start: where the first crop goes: 'band' (the centre of mass of the candidate's near band, the training
+    rule, which slides down an arm) or 'nearest' (mean shift in a ball of `radius` mm from its nearest pixel).
+    recenter: 'none' (no second crop), 'palm' (re-crop around the network's palm joint) or 'sphere' (re-crop
+    at the centre of mass of the candidate's pixels within `radius` mm of that palm, which matches the
+    training crops of a lone hand better than the palm itself)."""
 
     hand: Logistic = field(default_factory=_default_hand)
     side: Logistic = field(default_factory=_default_side)
     recenter: str = "sphere"
+    start: str = "nearest"  # first crop: 'band' (the training rule) or 'nearest' (mean shift from the nearest pixel)
     radius: float = 120.0
     threshold: float = 0.5
     info: dict = field(default_factory=dict)  # how it was fitted (model, scenes, seed, figures)
@@ -110,6 +113,8 @@ class HandScorer:
     def __post_init__(self):
         if self.recenter not in RECENTER:
             raise ValueError(f"recenter must be one of {RECENTER}, got {self.recenter!r}")
+        if self.start not in ("band", "nearest"):
+            raise ValueError(f"start must be 'band' or 'nearest', got {self.start!r}")
         if not (self.radius > 0 and 0 <= self.threshold <= 1):
             raise ValueError(f"need radius > 0 mm and 0 ≤ threshold ≤ 1, got {self.radius}, {self.threshold}")
 
@@ -132,7 +137,8 @@ class HandScorer:
     def from_dict(cls, d: Mapping) -> "HandScorer":
         try:
             return cls(hand=Logistic(**_tuples(d["hand"])), side=Logistic(**_tuples(d["side"])),
-                       recenter=d.get("recenter", "sphere"), radius=float(d.get("radius", 120.0)),
+                       recenter=d.get("recenter", "sphere"), start=d.get("start", "nearest"),
+                       radius=float(d.get("radius", 120.0)),
                        threshold=float(d.get("threshold", 0.5)), info=dict(d.get("info", {})))
         except (KeyError, TypeError) as e:
             raise ValueError(f"not a hand scorer: {e}") from None
