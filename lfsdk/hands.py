@@ -24,8 +24,7 @@ from .errors import InputError
 from .geometry import Camera, crop_boxes, uvd_to_xyz
 from .hands_result import Hands
 from .kernels import backproject, crop_resize_normalize, hand_center
-from .kernels.center import centers_from_uvd
-from .kernels.inputs import frame_cameras
+from .kernels.inputs import depth_float, frame_cameras
 from .localize import BLOB_FEATURES, Candidates, LocalizeConfig, find_candidates
 from .localize.ball import BALL_FEATURES, ball, ball_center, ball_features
 from .localize.fit_features import FIT_FEATURES, fit_features
@@ -130,7 +129,7 @@ def _recenter(out: Outputs, first: torch.Tensor, masked: torch.Tensor, cams: tor
 def _nearest(masked: torch.Tensor) -> torch.Tensor:
     """(K, H, W) depth (0 = not the candidate's) → (K, 3) uvd of each candidate's nearest pixel."""
     k, h, w = masked.shape
-    d = masked.float().reshape(k, h * w)
+    d = depth_float(masked).reshape(k, h * w)
     near, idx = torch.where(d > 0, d, float("inf")).min(1)
     return torch.stack(((idx % w).float(), (idx // w).float(), torch.where(near.isfinite(), near, 1.0)), -1)
 
@@ -146,6 +145,26 @@ def _mean_shift(masked: torch.Tensor, start: torch.Tensor, cams: torch.Tensor, r
     return torch.where((start[:, 2:] > 1), c, fallback)
 
 
+def _first_centre(masked: torch.Tensor, cams: torch.Tensor, crop: Crop, scorer: HandScorer):
+    """(K, 3) uvd of the first crop and (K,) whether the candidate has a pixel in range."""
+    first = hand_center(masked, cams, band=crop.band, refine=crop.refine, cube=crop.cube)
+    uvd = torch.where(first.found[:, None], first.uvd, 1.0)
+    if scorer.start == "nearest":
+        uvd = _mean_shift(masked, _nearest(masked), cams, scorer.radius, uvd)
+    return uvd, first.found
+
+
+def _both_sides(network: Network, crops: torch.Tensor, layout: Layout, scorer: HandScorer):
+    """The crops as they are and mirrored, in one batch → (right, left Outputs with joints mirrored back),
+    (right, left) fit features, (K,) probability of a left hand."""
+    k = len(crops)
+    both = _run(network, torch.cat((crops, crops.flip(-1))), layout.num_joints)
+    right, left = Outputs(*(t[:k] for t in both)), Outputs(*(t[k:] for t in both))
+    bones = layout.bones.to(crops.device)
+    fits = (fit_features(crops, *right, bones), fit_features(crops.flip(-1), *left, bones))
+    return (right, _mirror(left)), fits, scorer.left_probability(*fits)
+
+
 def estimate_candidates(depth: torch.Tensor, camera: Camera, network: Network, crop: Crop, scorer: HandScorer,
                         layout: Layout, max_candidates: int, config: LocalizeConfig) -> Estimates:
     """depth (B, H, W) mm on the work device → Estimates of every candidate (see the module docstring)."""
@@ -153,30 +172,20 @@ def estimate_candidates(depth: torch.Tensor, camera: Camera, network: Network, c
     cands = find_candidates(depth, cams_b, max_candidates, config)
     cams = cams_b[cands.frame]
     masked = torch.where(cands.mask, depth[cands.frame], torch.zeros((), dtype=depth.dtype, device=depth.device))
-    first = hand_center(masked, cams, band=crop.band, refine=crop.refine, cube=crop.cube)
-    first_uvd = torch.where(first.found[:, None], first.uvd, 1.0)
-    if scorer.start == "nearest":
-        first_uvd = _mean_shift(masked, _nearest(masked), cams, scorer.radius, first_uvd)
-    center = first_uvd
+    first, found = _first_centre(masked, cams, crop, scorer)
+    center = first
     if scorer.recenter != "none":
-        out1 = _run(network, crop_resize_normalize(masked, first_uvd, crop.cube, cams, crop.size, crop.mode), layout.num_joints)
-        center = _recenter(out1, first_uvd, masked, cams, crop, scorer, layout.palm)
+        crops1 = crop_resize_normalize(masked, first, crop.cube, cams, crop.size, crop.mode)
+        center = _recenter(_run(network, crops1, layout.num_joints), first, masked, cams, crop, scorer, layout.palm)
     crops = crop_resize_normalize(masked, center, crop.cube, cams, crop.size, crop.mode)
-    both = _run(network, torch.cat((crops, crops.flip(-1))), layout.num_joints)
-    k = len(crops)
-    right = Outputs(*(t[:k] for t in both))
-    left_raw = Outputs(*(t[k:] for t in both))
-    bones = layout.bones.to(crops.device)
-    fits = (fit_features(crops, *right, bones), fit_features(crops.flip(-1), *left_raw, bones))
-    left_prob = scorer.left_probability(*fits)
-    is_left = left_prob > 0.5
-    chosen = torch.where(is_left[:, None], fits[1], fits[0])
+    out, fits, left_prob = _both_sides(network, crops, layout, scorer)
+    chosen = torch.where((left_prob > 0.5)[:, None], fits[1], fits[0])
     shape = ball_features(ball(masked, center, cams, scorer.radius))
     feats = {n: cands.features[:, i] for i, n in enumerate(BLOB_FEATURES)}
     feats.update({n: shape[:, i] for i, n in enumerate(BALL_FEATURES)})
     feats.update({n: chosen[:, i] for i, n in enumerate(FIT_FEATURES)})
-    score = scorer.hand_probability(feats) * first.found
-    return Estimates(cands, first_uvd, center, (right, _mirror(left_raw)), fits, left_prob, score, shape)
+    score = scorer.hand_probability(feats) * found
+    return Estimates(cands, first, center, out, fits, left_prob, score, shape)
 
 
 def _slots(frame: torch.Tensor, score: torch.Tensor, b: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
