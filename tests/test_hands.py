@@ -121,3 +121,10 @@ def test_a_model_without_its_scorer_warns(tmp_path):
         warnings.simplefilter("always")
         scorer_for(tmp_path / "model.onnx")
     assert any("calibrate_hands" in str(x.message) for x in w)
+
+
+def test_frames_without_any_candidate(est, scenes):
+    """No candidate in the whole batch: the network is not called, every slot is empty."""
+    h = est.find_hands(np.stack([scenes["wall"][0], scenes["table"][0]]), max_hands=3)
+    assert h.found.shape == (2, 3) and not bool(h.found.any()) and bool((h.score == 0).all())
+    assert h.joints_xyz.shape == (2, 3, 14, 3) and bool(torch.isnan(h.joints_xyz).all())

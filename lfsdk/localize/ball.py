@@ -34,7 +34,7 @@ def ball(masked: torch.Tensor, center_uvd: torch.Tensor, cams: torch.Tensor, rad
     g = crop_pixel_grid(SIZE, device=z.device)
     x, y = g[None, None, :].expand_as(z), g[None, :, None].expand_as(z)
     pts = torch.stack((x, y, z), -1).reshape(len(z), SIZE * SIZE, 3)
-    inside = ((z < 1) & (x * x + y * y + z * z <= 1)).reshape(len(z), -1).float()
+    inside = ((z < 1) & (x * x + y * y + z * z <= 1)).reshape(len(z), SIZE * SIZE).float()
     return Ball(pts, inside, float(radius))
 
 

@@ -44,7 +44,7 @@ def _silhouette(pooled: torch.Tensor, pix: torch.Tensor, joints: torch.Tensor, b
     dist = (pix[:, :, None, :] - near[..., :2]).norm(dim=-1)
     z = torch.where(dist <= _RADIUS, near[..., 2] - _RADIUS, float("inf")).amin(-1)  # (K, P)
     drawn = z.isfinite()
-    seen = pooled.reshape(len(pooled), -1)
+    seen = pooled.reshape(len(pooled), pooled.shape[-2] * pooled.shape[-1])
     fg = seen < 0.999
     iou = (drawn & fg).sum(1) / (drawn | fg).sum(1).clamp_min(1)
     both = drawn & fg

@@ -18,17 +18,17 @@ from typing import Callable, NamedTuple, Sequence
 
 import torch
 
-from .backends.base import Outputs
-from .data.skeletons import get_skeleton
-from .errors import InputError
-from .geometry import Camera, crop_boxes, uvd_to_xyz
-from .hands_result import Hands
-from .kernels import backproject, crop_resize_normalize, hand_center
-from .kernels.inputs import depth_float, frame_cameras
-from .localize import BLOB_FEATURES, Candidates, LocalizeConfig, find_candidates
-from .localize.ball import BALL_FEATURES, ball, ball_center, ball_features
-from .localize.fit_features import FIT_FEATURES, fit_features
-from .localize.score import HandScorer
+from ..backends.base import Outputs
+from ..data.skeletons import get_skeleton
+from ..errors import InputError
+from ..geometry import Camera, crop_boxes, uvd_to_xyz
+from ..kernels import backproject, crop_resize_normalize, hand_center
+from ..kernels.inputs import depth_float, frame_cameras
+from ..localize import BLOB_FEATURES, Candidates, LocalizeConfig, find_candidates
+from ..localize.ball import BALL_FEATURES, ball, ball_center, ball_features
+from ..localize.fit_features import FIT_FEATURES, fit_features
+from ..localize.score import HandScorer
+from .result import Hands
 
 __all__ = ["Crop", "Estimates", "Hands", "Layout", "SCORER_FILE", "crop_of", "estimate_candidates", "find_hands",
            "layout_of", "scorer_for"]
@@ -36,7 +36,7 @@ __all__ = ["Crop", "Estimates", "Hands", "Layout", "SCORER_FILE", "crop_of", "es
 Network = Callable[[torch.Tensor], Outputs]
 #: the hand scorer's file beside a model (in its checkpoint directory, or the .onnx/.engine's folder)
 SCORER_FILE = "hands.json"
-_DEFAULT_SCORER = Path(__file__).parent / "assets" / "default" / SCORER_FILE
+_DEFAULT_SCORER = Path(__file__).parent.parent / "assets" / "default" / SCORER_FILE
 
 
 def scorer_for(model_path: str | os.PathLike | None) -> HandScorer:
@@ -165,11 +165,21 @@ def _both_sides(network: Network, crops: torch.Tensor, layout: Layout, scorer: H
     return (right, _mirror(left)), fits, scorer.left_probability(*fits)
 
 
+def _no_candidates(cands: Candidates, layout: Layout) -> Estimates:
+    """Estimates with K = 0 rows (no frame of the batch has a candidate): the network is never called."""
+    z = cands.features.new_zeros
+    out = _run(None, z(0, 1, 1, 1), layout.num_joints)
+    fits = z(0, len(FIT_FEATURES))
+    return Estimates(cands, z(0, 3), z(0, 3), (out, out), (fits, fits), z(0), z(0), z(0, len(BALL_FEATURES)))
+
+
 def estimate_candidates(depth: torch.Tensor, camera: Camera, network: Network, crop: Crop, scorer: HandScorer,
                         layout: Layout, max_candidates: int, config: LocalizeConfig) -> Estimates:
     """depth (B, H, W) mm on the work device → Estimates of every candidate (see the module docstring)."""
     cams_b = frame_cameras(camera, depth.shape[0], depth.device)
     cands = find_candidates(depth, cams_b, max_candidates, config)
+    if len(cands.frame) == 0:
+        return _no_candidates(cands, layout)
     cams = cams_b[cands.frame]
     masked = torch.where(cands.mask, depth[cands.frame], torch.zeros((), dtype=depth.dtype, device=depth.device))
     first, found = _first_centre(masked, cams, crop, scorer)

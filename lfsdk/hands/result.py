@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .geometry import Camera
+from ..draw import draw_hands
+from ..geometry import Camera
 
 __all__ = ["HAND_FIELDS", "Hands"]
 
@@ -92,8 +93,6 @@ class Hands:
     def draw(self, frame_index: int = 0, depth: Any = None) -> np.ndarray:
         """(H, W, 3) uint8 RGB of frame i: the depth colourised, and per hand found its crop box, skeleton,
         score and side ('L'/'R'); candidates below the threshold get a thin grey box and their score."""
-        from .draw import draw_hands
-
         if not -len(self) <= frame_index < len(self):
             raise IndexError(f"frame {frame_index} out of range for Hands of {len(self)} frames")
         r = self[frame_index].to_numpy()
