@@ -22,7 +22,7 @@ from lfsdk.hands import crop_of, estimate_candidates, layout_of, scorer_for
 from lfsdk.kernels import backproject
 from lfsdk.localize import LocalizeConfig
 
-RULES = {"band + sphere": ("band", "sphere"), "nearest + sphere": ("nearest", "sphere"),
+RULES = {"band + sphere": ("band", "sphere"), "nearest + sphere": ("nearest", "sphere"), "auto + sphere": ("auto", "sphere"),
          "nearest + none": ("nearest", "none"), "nearest + palm": ("nearest", "palm"), "band + none": ("band", "none")}
 
 

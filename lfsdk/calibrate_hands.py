@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--match", type=float, default=60.0, help="a candidate is a hand within this many mm of a palm")
     ap.add_argument("--recenter", choices=("none", "palm", "sphere"), default=None,
                     help="second-crop rule (default: the model's current one)")
-    ap.add_argument("--start", choices=("band", "nearest"), default=None,
+    ap.add_argument("--start", choices=("band", "nearest", "auto"), default=None,
                     help="first-crop rule (default: the model's current one)")
     ap.add_argument("--out", default=None, help=f"output JSON (default: {SCORER_FILE} beside the model)")
     ap.add_argument("--torch-threads", type=int, default=1)

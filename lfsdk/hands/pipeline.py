@@ -149,8 +149,12 @@ def _first_centre(masked: torch.Tensor, cams: torch.Tensor, crop: Crop, scorer: 
     """(K, 3) uvd of the first crop and (K,) whether the candidate has a pixel in range."""
     first = hand_center(masked, cams, band=crop.band, refine=crop.refine, cube=crop.cube)
     uvd = torch.where(first.found[:, None], first.uvd, 1.0)
-    if scorer.start == "nearest":
-        uvd = _mean_shift(masked, _nearest(masked), cams, scorer.radius, uvd)
+    if scorer.start != "band":
+        shifted = _mean_shift(masked, _nearest(masked), cams, scorer.radius, uvd)
+        if scorer.start == "auto":  # the training rule unless it lies off the hand (slid down an arm)
+            apart = (uvd_to_xyz(shifted, cams) - uvd_to_xyz(uvd, cams)).norm(dim=-1) > scorer.radius / 2
+            shifted = torch.where(apart[:, None], shifted, uvd)
+        uvd = shifted
     return uvd, first.found
 
 

@@ -26,6 +26,7 @@ __all__ = ["HAND_FEATURES", "HandScorer", "Logistic", "fit_logistic"]
 #: final centre (the arm beyond the wrist left out), and how well the chosen side's skeleton fits the crop
 HAND_FEATURES = ("log_area", "spread_minor", "border") + BALL_FEATURES + FIT_FEATURES
 RECENTER = ("none", "palm", "sphere")
+START = ("band", "nearest", "auto")
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ class HandScorer:
     """What find_hands needs beyond the network: the hand score, handedness and the re-centring rule.
 
     start: where the first crop goes: 'band' (the centre of mass of the candidate's near band, the training
-    rule, which slides down an arm) or 'nearest' (mean shift in a ball of `radius` mm from its nearest pixel).
+    rule, which slides down an arm), 'nearest' (mean shift in a ball of `radius` mm from its nearest pixel)
+    or 'auto' (the band's unless the two are more than radius/2 apart).
     recenter: 'none' (no second crop), 'palm' (re-crop around the network's palm joint) or 'sphere' (re-crop
     at the centre of mass of the candidate's pixels within `radius` mm of that palm, which matches the
     training crops of a lone hand better than the palm itself)."""
@@ -113,8 +115,8 @@ class HandScorer:
     def __post_init__(self):
         if self.recenter not in RECENTER:
             raise ValueError(f"recenter must be one of {RECENTER}, got {self.recenter!r}")
-        if self.start not in ("band", "nearest"):
-            raise ValueError(f"start must be 'band' or 'nearest', got {self.start!r}")
+        if self.start not in START:
+            raise ValueError(f"start must be one of {START}, got {self.start!r}")
         if not (self.radius > 0 and 0 <= self.threshold <= 1):
             raise ValueError(f"need radius > 0 mm and 0 ≤ threshold ≤ 1, got {self.radius}, {self.threshold}")
 
