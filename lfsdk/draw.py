@@ -5,11 +5,12 @@ import numpy as np
 
 from .skeletons import get_skeleton
 
-__all__ = ["colorize_depth", "draw_overlay", "BOX_COLOR", "FOCUS_MM"]
+__all__ = ["colorize_depth", "draw_hands", "draw_overlay", "skeleton_style", "BOX_COLOR", "FOCUS_MM"]
 
 BOX_COLOR = (255, 255, 255)
 FOCUS_MM = 150.0  # depth range either side of the hand centre that gets most of the brightness
 JOINT_OUTLINE = (0, 0, 0)
+HIDDEN_COLOR = (128, 128, 128)  # a candidate scored below the threshold
 
 
 def colorize_depth(depth: np.ndarray, focus_mm: float | None = None) -> np.ndarray:
@@ -65,10 +66,38 @@ def draw_overlay(depth: np.ndarray, joints_uvd: np.ndarray, box: np.ndarray, fou
     draw = ImageDraw.Draw(img)
     if np.isfinite(box).all():
         draw.rectangle([float(v) for v in box], outline=BOX_COLOR, width=lw)
+    _draw_skeleton(draw, joints_uvd, skeleton, lw, r)
+    return np.asarray(img)
+
+
+def _draw_skeleton(draw, joints_uvd: np.ndarray, skeleton: str, lw: int, r: int) -> None:
     bones, colors = skeleton_style(skeleton, len(joints_uvd))
     uv = joints_uvd[:, :2]
     for child, parent in bones:
         draw.line([tuple(uv[parent]), tuple(uv[child])], fill=colors[child], width=lw + 1)
     for (u, v), col in zip(uv, colors):
         draw.ellipse([u - r, v - r, u + r, v + r], fill=col, outline=JOINT_OUTLINE)
+
+
+def draw_hands(depth: np.ndarray, joints_uvd: np.ndarray, boxes: np.ndarray, found: np.ndarray,
+               score: np.ndarray, left: np.ndarray, skeleton: str, center_mm: np.ndarray) -> np.ndarray:
+    """depth (H, W) mm and N hand slots — joints_uvd (N, M, 3), boxes (N, 4), found, score, left, the centres'
+    depth (N,) → (H, W, 3) uint8 RGB: every hand found with its box, skeleton and "R 0.97"/"L 0.88" (side,
+    score); a candidate below the threshold gets a grey box and its score only."""
+    from PIL import Image, ImageDraw
+
+    focus = center_mm[found]
+    img = Image.fromarray(colorize_depth(depth, float(focus.min()) if len(focus) else None))
+    h, w = depth.shape
+    lw, r = max(1, round(min(h, w) / 160)), max(2, round(min(h, w) / 110))
+    draw = ImageDraw.Draw(img)
+    for n in range(len(found)):
+        if not np.isfinite(boxes[n]).all():
+            continue
+        box = [float(v) for v in boxes[n]]
+        label = f"{'L' if left[n] else 'R'} {score[n]:.2f}" if found[n] else f"{score[n]:.2f}"
+        draw.rectangle(box, outline=BOX_COLOR if found[n] else HIDDEN_COLOR, width=lw if found[n] else 1)
+        draw.text((box[0] + 2, box[1] + 1), label, fill=BOX_COLOR if found[n] else HIDDEN_COLOR)
+        if found[n]:
+            _draw_skeleton(draw, joints_uvd[n], skeleton, lw, r)
     return np.asarray(img)

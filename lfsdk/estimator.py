@@ -25,6 +25,7 @@ import torch
 from .backends.base import Backend, create
 from .contract import InputError, Outputs
 from .geometry import Camera
+from .hands import Hands, find_hands, scorer_for
 from .inputs import as_camera, as_depth_batch, box_masked, given_centers
 from .kernels import HandCenters
 from .pipeline import finite_found, postprocess, preprocess
@@ -62,6 +63,8 @@ class HandPoseEstimator:
             if not path.exists():
                 raise FileNotFoundError(f"{path}: no such model file or checkpoint directory")
             self.backend = create(backend, path, device=device, precision=precision, **backend_options)
+        self.model_path = None if isinstance(model, Backend) else Path(model)
+        self._scorer = None  # the hand scorer fitted for this model, loaded by the first find_hands
         self.config = self.backend.config
         self.camera = as_camera(camera) if camera is not None else self._default_camera()
         self.preprocessing = PreprocessConfig.for_model(self.config).with_overrides(
@@ -145,6 +148,23 @@ class HandPoseEstimator:
         out = self._network(crops, centers_.found)
         post, found = finite_found(postprocess(out, centers_, self.cube, cam), centers_.found)
         return Result(found=found, skeleton=self.config.skeleton, camera=cam, depth=d, **post)
+
+    def find_hands(self, depth: Any, max_hands: int = 2, score_threshold: float | None = None, *,
+                   camera: Camera | str | None = None, **options) -> Hands:
+        """Every hand in (H, W) or (B, H, W) depth frames: up to max_hands per frame, each with joints, a
+        calibrated score and its side (lfsdk.hands). Hands scoring below score_threshold (default 0.5) come
+        back found=False. options: candidates=, config= (lfsdk.localize.LocalizeConfig), scorer=."""
+        d, _ = as_depth_batch(depth)
+        d = d.to(self._work_device(d.device))
+        cam = as_camera(camera, default=self.camera)
+        if self._scorer is None:
+            self._scorer = scorer_for(self.model_path)
+        scorer = options.pop("scorer", None) or self._scorer
+        return find_hands(d, cam, self._network_all, self.preprocessing, scorer, self.config.skeleton,
+                          self.config.num_joints, max_hands=max_hands, score_threshold=score_threshold, **options)
+
+    def _network_all(self, crops: torch.Tensor) -> Outputs:
+        return self._network(crops, torch.ones(len(crops), dtype=torch.bool, device=crops.device))
 
     def profile(self, depth: Any, iters: int = 100, *, warmup: int = 5, stages: bool = True) -> ProfileTable:
         """Time the pipeline `iters` times on `depth`: preprocess, network, postprocess (and, when the

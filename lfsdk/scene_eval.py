@@ -23,13 +23,10 @@ import torch
 from lfsdk.data.scenes import SCENE_CLASSES, SCENE_SEEDS, SceneBatch, render_scenes
 from lfsdk.estimator import HandPoseEstimator
 from lfsdk.kernels import hand_center
+from lfsdk.localize import find_candidates
 from lfsdk.scene_metrics import FOUND_MM, Detections, scene_metrics
 from lfsdk.scene_report import write_scene_report
 
-try:  # the multi-hand localiser, in lfsdk versions that have one
-    from lfsdk.localize import find_candidates
-except ImportError:
-    find_candidates = None
 
 __all__ = ["detect", "oracle_errors", "resolve_mode", "localization_cost", "run_scene_benchmark", "main"]
 
@@ -125,7 +122,7 @@ def localization_cost(est: Any, depth: np.ndarray, mode: str, max_hands: int = 2
                       batches: Sequence[int] = (1, 32), calls: int = 20) -> dict:
     """ms per frame of localisation alone and of the whole call, at each batch size (wall clock, median
     of max(3, calls / batch) calls). Localisation: the near-band centre (lfsdk.kernels.hand_center) for
-    'single'; lfsdk.localize.find_candidates for 'multi' (None where this lfsdk has no such module)."""
+    'single'; lfsdk.localize.find_candidates for 'multi'."""
     loc = _localizer(est, mode, max_hands)
     full = (lambda d: est.find_hands(d, max_hands=max_hands)) if mode == "multi" else est
     out = {}
@@ -133,17 +130,14 @@ def localization_cost(est: Any, depth: np.ndarray, mode: str, max_hands: int = 2
         b = min(b, len(depth))
         n = max(3, calls // b)
         total_ms = _per_frame_ms(full, depth, b, n)
-        loc_ms = _per_frame_ms(loc, depth, b, n) if loc is not None else None
-        out[f"batch {b}"] = {"localize_ms": loc_ms, "total_ms": total_ms,
-                             "share": None if loc_ms is None else loc_ms / total_ms}
+        loc_ms = _per_frame_ms(loc, depth, b, n)
+        out[f"batch {b}"] = {"localize_ms": loc_ms, "total_ms": total_ms, "share": loc_ms / total_ms}
     return out
 
 
-def _localizer(est: Any, mode: str, max_hands: int) -> Callable[[np.ndarray], Any] | None:
+def _localizer(est: Any, mode: str, max_hands: int) -> Callable[[np.ndarray], Any]:
     if mode == "single":
         return lambda d: hand_center(torch.from_numpy(d), est.camera, band=est.band, refine=est.refine, cube=est.cube)
-    if find_candidates is None:
-        return None
     cam = est.camera.tensor()
     return lambda d: find_candidates(torch.from_numpy(d), cam.expand(len(d), 4), max_hands + 1)
 

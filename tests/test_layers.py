@@ -23,7 +23,7 @@ LAYERS = {
     "lfsdk.estimator": 4, "lfsdk.hands": 4,
     "lfsdk.track": 5, "lfsdk.sources": 6,
     "lfsdk.export": 6, "lfsdk.serving": 6, "lfsdk.data": 6, "lfsdk.train": 6, "lfsdk.evaluate": 6,
-    "lfsdk.scene_eval": 6, "lfsdk.scene_metrics": 6, "lfsdk.scene_report": 6, "lfsdk.bench": 6, "lfsdk.bench_report": 6, "lfsdk.cli": 6, "lfsdk.commands": 6,
+    "lfsdk.scene_eval": 6, "lfsdk.calibrate_hands": 6, "lfsdk.scene_metrics": 6, "lfsdk.scene_report": 6, "lfsdk.bench": 6, "lfsdk.bench_report": 6, "lfsdk.cli": 6, "lfsdk.commands": 6,
     "lfsdk": 7,  # the package root is the public API: nothing inside lfsdk imports it
 }
 #: the one upward import: a backend that runs ONNX asks export to convert a checkpoint (in one function)
