@@ -18,7 +18,7 @@ from ..model.network import ModelConfig
 from ..pipeline import postprocess, preprocess
 from ..preprocess import PreprocessConfig
 from ..serving.hands import find_hands_arrays
-from ..serving.protocol import REQUEST_ID, check_camera, hands_options
+from ..serving.protocol import check_camera, hands_options
 
 __all__ = ["preprocess_frames", "postprocess_frames", "PreprocessModel", "PostprocessModel", "HandsModel",
            "POST_INPUTS"]
@@ -145,8 +145,7 @@ class HandsModel(_PythonModel):
         self.estimator = HandPoseEstimator(onnx, backend="onnxruntime", device=self.device)
 
     def options(self, request) -> tuple:
-        params = json.loads(request.parameters() or "{}")
-        return hands_options({k: v for k, v in params.items() if k != REQUEST_ID})
+        return hands_options(json.loads(request.parameters() or "{}"))
 
     def compute(self, arrays: dict[str, np.ndarray], options: tuple = ()) -> dict[str, np.ndarray]:
         return find_hands_arrays(self.estimator, arrays["depth"], arrays["camera"], *options)

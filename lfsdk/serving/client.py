@@ -230,8 +230,7 @@ class Client:
         d, cam, k = _frames(depth, camera)
         n, thr = hands_options({MAX_HANDS: max_hands, SCORE_THRESHOLD: score_threshold})  # as the server checks
         params: dict[str, Any] = {MAX_HANDS: n} if thr is None else {MAX_HANDS: n, SCORE_THRESHOLD: thr}
-        m = next(int(o["dims"][1]) for o in self._model_config(self.hands_model)["output"] if o["name"] == "joints_xyz")
-        out = self._infer(self.hands_model, d, k, hands_outputs(m), params)
+        out = self._infer(self.hands_model, d, k, hands_outputs(1), params)  # (the joint count names no output)
         return Hands(**out, skeleton=self.skeleton, camera=cam, depth=d)
 
 

@@ -165,14 +165,11 @@ def make_infer(estimator):
 def make_hands_infer(estimator):
     """PyTriton inference callable of the multi-hand model: requests with equal frame size and options
     (max_hands, score_threshold parameters) run as one find_hands_arrays call; malformed ones as make_infer."""
-    def options(r) -> tuple[int, float | None]:
-        return hands_options({k: v for k, v in (r.parameters or {}).items() if k != REQUEST_ID})
-
     def infer(requests):
-        reject_malformed(requests, options)
-        groups: dict[tuple, list[int]] = {}
+        reject_malformed(requests, lambda r: hands_options(r.parameters))
+        groups: dict[tuple, list[int]] = {}  # (frame shape, (max_hands, score_threshold)) → requests
         for i, r in enumerate(requests):
-            groups.setdefault((r["depth"].shape[1:], options(r)), []).append(i)
+            groups.setdefault((r["depth"].shape[1:], hands_options(r.parameters)), []).append(i)
         answers: list[dict] = [{} for _ in requests]
         for (_, (n, thr)), idx in groups.items():
             out = find_hands_arrays(estimator, np.concatenate([requests[i]["depth"] for i in idx]),
