@@ -8,6 +8,8 @@ DIR/
   latent_fusion_preprocess/   Python backend: hand centre + crop (lfsdk.kernels) → crops (B,1,S,S)
   latent_fusion_network/      onnxruntime_onnx (model.onnx) or tensorrt_plan (model.plan)
   latent_fusion_postprocess/  Python backend: back-projection (lfsdk.kernels) → uvd, xyz mm
+  latent_fusion_hands/        Python backend: every hand (HandPoseEstimator.find_hands around model.onnx, run
+                              by onnxruntime in the model: the two network passes per hand are data-dependent)
 
 The ensemble speaks the same protocol as `lfsdk serve` (lfsdk.serving), so lfsdk.serving.Client works
 unchanged against one machine or a fleet of Triton replicas. Tensor names, dtypes and dims of the network are
@@ -32,7 +34,8 @@ from ..engine_cache import SidecarError, read_sidecar
 from ..model.checkpoint import file_sha256
 from ..model.network import ModelConfig
 from ..model.onnx_metadata import read_onnx_config
-from ..serving.protocol import MODEL_NAME, TensorSpec, request_inputs, response_outputs
+from ..hands import SCORER_FILE
+from ..serving.protocol import HANDS_SUFFIX, MODEL_NAME, TensorSpec, hands_outputs, request_inputs, response_outputs
 
 __all__ = ["RepositoryConfig", "RepositoryError", "write_model_repository", "parse_config", "onnx_io", "main"]
 
@@ -153,7 +156,7 @@ def _preferred(max_batch: int, given: tuple[int, ...] | None) -> list[int]:
 
 def _configs(net_in: list[TensorSpec], net_out: list[TensorSpec], platform: str, model: ModelConfig,
              cfg: RepositoryConfig, max_batch: int) -> dict[str, dict]:
-    """model name → config dict for the four models of the repository."""
+    """model name → config dict for the five models of the repository."""
     n, m = cfg.name, model.num_joints
     kind = _Enum("KIND_GPU" if cfg.kind == "gpu" else "KIND_CPU")
     batching = {"preferred_batch_size": _preferred(max_batch, cfg.preferred_batch_sizes),
@@ -182,6 +185,7 @@ def _configs(net_in: list[TensorSpec], net_out: list[TensorSpec], platform: str,
 
     pre, net, post = f"{n}_preprocess", f"{n}_network", f"{n}_postprocess"
     return {
+        f"{n}{HANDS_SUFFIX}": python(f"{n}{HANDS_SUFFIX}", requests, hands_outputs(m)),
         pre: python(pre, requests, pre_out),
         net: {"name": net, "platform": platform, "max_batch_size": max_batch,
               "input": [_tensor(s) for s in net_in], "output": [_tensor(s) for s in net_out],
@@ -256,9 +260,21 @@ def write_model_repository(onnx_path: str | os.PathLike, out_dir: str | os.PathL
         (out / name / "config.pbtxt").write_text(text)
     shutil.copyfile(engine if engine is not None else onnx_path,
                     out / f"{n}_network" / "1" / ("model.plan" if engine is not None else "model.onnx"))
-    for suffix, cls in (("preprocess", "PreprocessModel"), ("postprocess", "PostprocessModel")):
-        (out / f"{n}_{suffix}" / "1" / "model.py").write_text(_MODEL_PY.format(cls=cls))
+    for name, cls in ((f"{n}_preprocess", "PreprocessModel"), (f"{n}_postprocess", "PostprocessModel"),
+                      (f"{n}{HANDS_SUFFIX}", "HandsModel")):
+        (out / name / "1" / "model.py").write_text(_MODEL_PY.format(cls=cls))
+    _write_hands_files(onnx_path, out / f"{n}{HANDS_SUFFIX}" / "1")
     return out
+
+
+def _write_hands_files(onnx_path: Path, version_dir: Path) -> None:
+    """The multi-hand model runs the ONNX itself (onnxruntime, also when the ensemble serves a TensorRT
+    engine) with the hand scorer fitted for it: hands.json beside the ONNX, else the model falls back to the
+    default model's scorer (lfsdk.hands.scorer_for warns)."""
+    shutil.copyfile(onnx_path, version_dir / "model.onnx")
+    scorer = onnx_path.parent / SCORER_FILE
+    if scorer.is_file():
+        shutil.copyfile(scorer, version_dir / SCORER_FILE)
 
 
 # -- command line --------------------------------------------------------------------------------------

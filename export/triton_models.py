@@ -1,22 +1,27 @@
 """The Triton Python-backend models of the repository lfsdk.export.triton writes: preprocessing (hand centre +
 crop) and postprocessing (back-projection), each the estimator's own pipeline function, cut the way the model
-was trained (lfsdk.preprocess.PreprocessConfig.for_model), so the ensemble answers as the estimator does."""
+was trained (lfsdk.preprocess.PreprocessConfig.for_model), so the ensemble answers as the estimator does; and
+the multi-hand model (HandsModel), which runs HandPoseEstimator.find_hands around the network itself."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from ..contract import Outputs
+from ..estimator import HandPoseEstimator
 from ..kernels.center import centers_from_uvd
 from ..model.network import ModelConfig
 from ..pipeline import postprocess, preprocess
 from ..preprocess import PreprocessConfig
-from ..serving.protocol import check_camera
+from ..serving.hands import find_hands_arrays
+from ..serving.protocol import check_camera, hands_options
 
-__all__ = ["preprocess_frames", "postprocess_frames", "PreprocessModel", "PostprocessModel", "POST_INPUTS"]
+__all__ = ["preprocess_frames", "postprocess_frames", "PreprocessModel", "PostprocessModel", "HandsModel",
+           "POST_INPUTS"]
 
 #: postprocess inputs whose names would clash with its outputs → the name postprocess_frames takes
 POST_INPUTS = {"raw_fusion_weights": "fusion_weights", "raw_centers_uvd": "centers_uvd"}
@@ -64,29 +69,35 @@ class _PythonModel:
         kind = "gpu" if args.get("model_instance_kind") == "GPU" else "cpu"
         self.device = _device(kind, args.get("model_instance_device_id"))
 
-    def compute(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def compute(self, arrays: dict[str, np.ndarray], options: tuple = ()) -> dict[str, np.ndarray]:
         raise NotImplementedError
+
+    def options(self, request) -> tuple:
+        """The request's options (from its parameters) that compute takes; requests batch only with equal ones."""
+        return ()
 
     def execute(self, requests: list) -> list:
         pb = self.pb
-        arrays, errors = [], {}
+        arrays, options, errors = [], [], {}
         for i, r in enumerate(requests):
             a = {n: pb.get_input_tensor_by_name(r, n).as_numpy() for n in self.inputs}
             try:
                 if "camera" in a:
                     check_camera(a["camera"])
+                options.append(self.options(r))
             except ValueError as e:
                 errors[i] = f"{type(e).__name__}: {e}"
+                options.append(None)
             arrays.append(a)
         results: dict[int, Any] = dict(errors)
         groups: dict[tuple, list[int]] = {}
         for i, a in enumerate(arrays):
             if i not in errors:
-                groups.setdefault(tuple(a[n].shape[1:] for n in self.inputs), []).append(i)
-        for idx in groups.values():
+                groups.setdefault((tuple(a[n].shape[1:] for n in self.inputs), options[i]), []).append(i)
+        for (_, opts), idx in groups.items():
             batch = {n: np.concatenate([arrays[i][n] for i in idx]) for n in self.inputs}
             try:
-                out = self.compute(batch)
+                out = self.compute(batch, opts)
             except (ValueError, RuntimeError) as e:  # bad input the checks above missed: fail this group only
                 results.update({i: str(e) for i in idx})
                 continue
@@ -108,11 +119,33 @@ class _PythonModel:
 
 
 class PreprocessModel(_PythonModel):
-    def compute(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def compute(self, arrays: dict[str, np.ndarray], options: tuple = ()) -> dict[str, np.ndarray]:
         return preprocess_frames(arrays["depth"], arrays["camera"], self.config, self.device)
 
 
 class PostprocessModel(_PythonModel):
-    def compute(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def compute(self, arrays: dict[str, np.ndarray], options: tuple = ()) -> dict[str, np.ndarray]:
         renamed = {POST_INPUTS.get(k, k): v for k, v in arrays.items()}
         return postprocess_frames(renamed, self.config, self.device)
+
+
+class HandsModel(_PythonModel):
+    """The multi-hand call (HandPoseEstimator.find_hands) as one Python-backend model around the network.
+
+    Finding hands is data-dependent: candidate regions per frame, a first network pass to re-centre each
+    crop, a second on every crop and its mirror, then scoring. An ensemble's fixed steps cannot express
+    that, so this model loads the model.onnx beside it with lfsdk's onnxruntime backend (hands.json beside
+    it: the hand scorer fitted for the model) and calls the same lfsdk.hands.find_hands the in-process
+    estimator does (lfsdk.serving.hands.find_hands_arrays). Request parameters max_hands and
+    score_threshold as for `lfsdk serve` (lfsdk.serving.protocol.hands_options)."""
+
+    def initialize(self, args: dict[str, str]) -> None:
+        super().initialize(args)
+        onnx = Path(args["model_repository"]) / str(args["model_version"]) / "model.onnx"
+        self.estimator = HandPoseEstimator(onnx, backend="onnxruntime", device=self.device)
+
+    def options(self, request) -> tuple:
+        return hands_options(json.loads(request.parameters() or "{}"))
+
+    def compute(self, arrays: dict[str, np.ndarray], options: tuple = ()) -> dict[str, np.ndarray]:
+        return find_hands_arrays(self.estimator, arrays["depth"], arrays["camera"], *options)

@@ -2,6 +2,7 @@
 
     with Client("127.0.0.1:8000") as c:                    # `lfsdk serve`, or Triton with the exported repo
         res = c(depth, camera=Camera.nyu())                # depth (H,W) or (B,H,W) uint16 mm
+        hands = c.find_hands(depth, Camera.nyu(), max_hands=2)   # lfsdk Hands, as est.find_hands
     Client("127.0.0.1:8001", protocol="grpc")
 
 Batches larger than the server's max_batch_size are split. A connection that fails (server down, restarting,
@@ -18,9 +19,11 @@ from typing import Any
 import numpy as np
 
 from ..geometry import Camera
+from ..hands import Hands
 from ..result import Result
 from ..skeletons import get_skeleton
-from .protocol import BATCH_REJECTED, MODEL_NAME, REQUEST_ID, request_inputs, response_outputs
+from .protocol import (BATCH_REJECTED, HANDS_SUFFIX, MAX_HANDS, MODEL_NAME, REQUEST_ID, SCORE_THRESHOLD, TensorSpec,
+                       hands_options, hands_outputs, request_inputs, response_outputs)
 
 __all__ = ["Client", "ServerError", "ServerUnavailable"]
 
@@ -59,17 +62,19 @@ def _is_connection_error(e: Exception) -> bool:
 
 class Client:
     def __init__(self, url: str = "127.0.0.1:8000", *, protocol: str = "http", model: str = MODEL_NAME,
-                 timeout_s: float = 30.0, retries: int = 3, retry_delay_s: float = 0.5, skeleton: str | None = None):
+                 timeout_s: float = 30.0, retries: int = 3, retry_delay_s: float = 0.5, skeleton: str | None = None,
+                 hands_model: str | None = None):
         if protocol not in _PROTOCOLS:
             raise ValueError(f"protocol must be one of {_PROTOCOLS}, got {protocol!r}")
         if not timeout_s > 0 or retries < 0 or retry_delay_s < 0:
             raise ValueError("timeout_s must be > 0, retries and retry_delay_s ≥ 0")
         self.url = url.removeprefix("http://").removeprefix("grpc://")
         self.protocol, self.model = protocol, model
+        self.hands_model = hands_model or model + HANDS_SUFFIX  # the multi-hand model (find_hands)
         self.timeout_s, self.retries, self.retry_delay_s = float(timeout_s), int(retries), float(retry_delay_s)
         self._tc, self._exc = _tritonclient(protocol)
         self._client = None
-        self._config: dict | None = None
+        self._configs: dict[str, dict] = {}
         self._skeleton = skeleton
 
     # -- connection ---------------------------------------------------------------------------------------
@@ -141,45 +146,53 @@ class Client:
                 raise ServerUnavailable(f"lfsdk server at {self.url} ({self.protocol}) not ready after {timeout_s} s")
             time.sleep(0.2)
 
-    def _model_config(self) -> dict:
-        """The served model's config as a dict (HTTP's JSON layout, for both protocols)."""
-        if self._config is None:
+    def _model_config(self, model: str | None = None) -> dict:
+        """A served model's config (default: self.model) as a dict (HTTP's JSON layout, for both protocols)."""
+        name = model or self.model
+        if name not in self._configs:
             if self.protocol == "grpc":
                 from google.protobuf.json_format import MessageToDict
 
-                res = self._call("model config", lambda c: c.get_model_config(self.model))
-                self._config = MessageToDict(res.config, preserving_proto_field_name=True)
+                res = self._call(f"model config of {name}", lambda c: c.get_model_config(name))
+                self._configs[name] = MessageToDict(res.config, preserving_proto_field_name=True)
             else:
-                self._config = self._call("model config", lambda c: c.get_model_config(self.model))
-        return self._config
+                self._configs[name] = self._call(f"model config of {name}", lambda c: c.get_model_config(name))
+        return self._configs[name]
 
     @property
     def max_batch(self) -> int:
         """The server's max_batch_size: larger batches are sent in parts."""
-        return int(self._model_config().get("max_batch_size", 0)) or 1
+        return self._max_batch(self.model)
+
+    def _max_batch(self, model: str) -> int:
+        return int(self._model_config(model).get("max_batch_size", 0)) or 1
 
     # -- inference ----------------------------------------------------------------------------------------
     def infer_arrays(self, depth: np.ndarray, camera: np.ndarray) -> dict[str, np.ndarray]:
         """depth (B,H,W) uint16, camera (B,4) float32 → the protocol's outputs as arrays with batch B."""
-        parts = []
-        n = self.max_batch
-        for s in range(0, len(depth), n):
-            parts.append(self._infer_chunk(depth[s:s + n], camera[s:s + n]))
+        return self._infer(self.model, depth, camera, response_outputs(1), {})
+
+    def _infer(self, model: str, depth: np.ndarray, camera: np.ndarray, outputs: tuple[TensorSpec, ...],
+               parameters: dict[str, Any]) -> dict[str, np.ndarray]:
+        """`model` on the frames, in parts of its max_batch; the named outputs concatenated over the parts."""
+        n = self._max_batch(model)
+        parts = [self._infer_chunk(model, depth[s:s + n], camera[s:s + n], outputs, parameters)
+                 for s in range(0, len(depth), n)]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
-    def _infer_chunk(self, depth: np.ndarray, camera: np.ndarray) -> dict[str, np.ndarray]:
-        specs = request_inputs()
+    def _infer_chunk(self, model: str, depth: np.ndarray, camera: np.ndarray, outputs: tuple[TensorSpec, ...],
+                     parameters: dict[str, Any]) -> dict[str, np.ndarray]:
         inputs = []
-        for spec, arr in zip(specs, (depth, camera)):
+        for spec, arr in zip(request_inputs(), (depth, camera)):
             x = self._tc.InferInput(spec.name, list(arr.shape), spec.triton_dtype)
             x.set_data_from_numpy(np.ascontiguousarray(arr, dtype=spec.dtype))
             inputs.append(x)
         rid = uuid.uuid4().hex
-        kw: dict[str, Any] = {"parameters": {REQUEST_ID: rid}}
+        kw: dict[str, Any] = {"parameters": {**parameters, REQUEST_ID: rid}}
         if self.protocol == "grpc":
             kw["client_timeout"] = self.timeout_s
-        res = self._call("infer", lambda c: c.infer(self.model, inputs, **kw), request_id=rid)
-        return {s.name: res.as_numpy(s.name) for s in response_outputs(1)}
+        res = self._call("infer", lambda c: c.infer(model, inputs, **kw), request_id=rid)
+        return {s.name: res.as_numpy(s.name) for s in outputs}
 
     @property
     def skeleton(self) -> str:
@@ -205,20 +218,35 @@ class Client:
     def __call__(self, depth: Any, camera: Camera | str | Any) -> Any:
         """depth (H,W) or (B,H,W) uint16 mm (numpy or torch), camera: Camera, preset/"fx,fy,cx,cy" or 4 numbers → the
         same lfsdk Result the in-process estimator returns (NumPy arrays; depth kept for draw)."""
-        d = depth.detach().cpu().numpy() if hasattr(depth, "detach") else np.asarray(depth)
-        d = d[None] if d.ndim == 2 else d
-        if d.ndim != 3 or d.shape[0] == 0:
-            raise ValueError(f"depth must be (H, W) or (B, H, W) with B ≥ 1, got shape {np.shape(depth)}")
-        if d.dtype != np.uint16:
-            raise ValueError(f"depth must be uint16 mm (the sensor format the server takes), got {d.dtype}")
-        if isinstance(camera, (Camera, str)):
-            cam = Camera.parse(camera)
-        else:
-            values = np.asarray(camera.detach().cpu() if hasattr(camera, "detach") else camera, dtype=np.float64)
-            if values.shape != (4,):
-                raise ValueError(f"camera must be a Camera, a preset name or (fx, fy, cx, cy), got shape {values.shape}")
-            cam = Camera(*values.tolist())  # validates: finite, positive focal lengths
-        k = np.broadcast_to(np.asarray(cam.tensor(), dtype=np.float32), (d.shape[0], 4))
+        d, cam, k = _frames(depth, camera)
         out = self.infer_arrays(d, k)
         out["found"] = out["found"].reshape(-1)
         return Result(**out, skeleton=self.skeleton, camera=cam, depth=d)
+
+    def find_hands(self, depth: Any, camera: Camera | str | Any, max_hands: int = 2,
+                   score_threshold: float | None = None) -> Hands:
+        """Every hand in the frames, as HandPoseEstimator.find_hands: depth and camera as for __call__ → the
+        same lfsdk Hands (NumPy arrays, (B, max_hands, ...)), from the server's multi-hand model."""
+        d, cam, k = _frames(depth, camera)
+        n, thr = hands_options({MAX_HANDS: max_hands, SCORE_THRESHOLD: score_threshold})  # as the server checks
+        params: dict[str, Any] = {MAX_HANDS: n} if thr is None else {MAX_HANDS: n, SCORE_THRESHOLD: thr}
+        out = self._infer(self.hands_model, d, k, hands_outputs(1), params)  # (the joint count names no output)
+        return Hands(**out, skeleton=self.skeleton, camera=cam, depth=d)
+
+
+def _frames(depth: Any, camera: Camera | str | Any) -> tuple[np.ndarray, Camera, np.ndarray]:
+    """The Client's inputs checked → depth (B, H, W) uint16, the Camera, its (B, 4) float32 rows."""
+    d = depth.detach().cpu().numpy() if hasattr(depth, "detach") else np.asarray(depth)
+    d = d[None] if d.ndim == 2 else d
+    if d.ndim != 3 or d.shape[0] == 0:
+        raise ValueError(f"depth must be (H, W) or (B, H, W) with B ≥ 1, got shape {np.shape(depth)}")
+    if d.dtype != np.uint16:
+        raise ValueError(f"depth must be uint16 mm (the sensor format the server takes), got {d.dtype}")
+    if isinstance(camera, (Camera, str)):
+        cam = Camera.parse(camera)
+    else:
+        values = np.asarray(camera.detach().cpu() if hasattr(camera, "detach") else camera, dtype=np.float64)
+        if values.shape != (4,):
+            raise ValueError(f"camera must be a Camera, a preset name or (fx, fy, cx, cy), got shape {values.shape}")
+        cam = Camera(*values.tolist())  # validates: finite, positive focal lengths
+    return d, cam, np.broadcast_to(np.asarray(cam.tensor(), dtype=np.float32), (d.shape[0], 4))

@@ -25,10 +25,12 @@ import numpy as np
 
 from ..estimator import HandPoseEstimator
 from ..geometry import Camera
-from .protocol import BATCH_REJECTED, MODEL_NAME, REQUEST_ID, check_camera, request_inputs, response_outputs
+from .hands import find_hands_arrays
+from .protocol import (BATCH_REJECTED, HANDS_MODEL_NAME, MODEL_NAME, REQUEST_ID, check_camera, hands_options,
+                       hands_outputs, request_inputs, response_outputs)
 
 __all__ = ["ServeConfig", "ServeUnavailable", "ensure_libpython", "import_pytriton", "BatchRejected",
-           "check_request", "result_arrays", "make_infer", "serve"]
+           "check_request", "reject_malformed", "result_arrays", "make_infer", "make_hands_infer", "serve"]
 
 log = logging.getLogger("lfsdk.serve")
 
@@ -122,6 +124,21 @@ def result_arrays(res) -> dict[str, np.ndarray]:
     return out
 
 
+def reject_malformed(requests, check: Callable = lambda r: None) -> None:
+    """BatchRejected naming every request of the batch that fails check_request or `check(request)`."""
+    bad = []
+    for i, r in enumerate(requests):
+        try:
+            check_request(r["depth"], r["camera"])
+            check(r)
+        except ValueError as e:
+            rid = (r.parameters or {}).get(REQUEST_ID, f"#{i}")
+            bad.append(f"{rid}: {e}")
+    if bad:
+        other = " (the other requests of this batch were not run)" if len(bad) < len(requests) else ""
+        raise BatchRejected(f"{BATCH_REJECTED}: malformed request(s) {'; '.join(bad)}{other}")
+
+
 def make_infer(estimator):
     """PyTriton inference callable: one list of requests (one dynamic batch) → one list of responses.
 
@@ -129,16 +146,7 @@ def make_infer(estimator):
     one error for every request in it, so a malformed request is named (by the Client's request id) in that
     error: the others were not run, and the Client retries them."""
     def infer(requests):
-        bad = []
-        for i, r in enumerate(requests):
-            try:
-                check_request(r["depth"], r["camera"])
-            except ValueError as e:
-                rid = (r.parameters or {}).get(REQUEST_ID, f"#{i}")
-                bad.append(f"{rid}: {e}")
-        if bad:
-            other = " (the other requests of this batch were not run)" if len(bad) < len(requests) else ""
-            raise BatchRejected(f"{BATCH_REJECTED}: malformed request(s) {'; '.join(bad)}{other}")
+        reject_malformed(requests)
         groups: dict[tuple, list[tuple[int, int]]] = {}  # (frame shape, camera) → [(request, frame)]
         for i, r in enumerate(requests):
             for j, cam in enumerate(r["camera"].tolist()):
@@ -150,6 +158,28 @@ def make_infer(estimator):
             for k, (i, j) in enumerate(frames):
                 parts[i][j] = {name: v[k] for name, v in out.items()}
         return [{name: np.stack([p[j][name] for j in range(len(p))]) for name in p[0]} for p in parts]
+
+    return infer
+
+
+def make_hands_infer(estimator):
+    """PyTriton inference callable of the multi-hand model: requests with equal frame size and options
+    (max_hands, score_threshold parameters) run as one find_hands_arrays call; malformed ones as make_infer."""
+    def infer(requests):
+        reject_malformed(requests, lambda r: hands_options(r.parameters))
+        groups: dict[tuple, list[int]] = {}  # (frame shape, (max_hands, score_threshold)) → requests
+        for i, r in enumerate(requests):
+            groups.setdefault((r["depth"].shape[1:], hands_options(r.parameters)), []).append(i)
+        answers: list[dict] = [{} for _ in requests]
+        for (_, (n, thr)), idx in groups.items():
+            out = find_hands_arrays(estimator, np.concatenate([requests[i]["depth"] for i in idx]),
+                                    np.concatenate([requests[i]["camera"] for i in idx]), n, thr)
+            start = 0
+            for i in idx:
+                b = len(requests[i]["depth"])
+                answers[i] = {k: v[start:start + b] for k, v in out.items()}
+                start += b
+        return answers
 
     return infer
 
@@ -182,8 +212,9 @@ class _Drain:
             text = urllib.request.urlopen(self.metrics_url, timeout=2).read().decode()
         except OSError:
             return float("inf")
+        models = (f'model="{MODEL_NAME}"', f'model="{HANDS_MODEL_NAME}"')
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("nv_inference_pending_request_count") and f'model="{MODEL_NAME}"' in line)
+                   if line.startswith("nv_inference_pending_request_count") and any(m in line for m in models))
 
     def wait_idle(self, timeout_s: float) -> bool:
         """True once idle twice in a row 50 ms apart (a request between queue and execution is seen)."""
@@ -225,10 +256,15 @@ def serve(config: ServeConfig, *, on_ready: Callable[[], None] | None = None) ->
                     inputs=[Tensor(name=s.name, dtype=s.dtype, shape=s.dims) for s in request_inputs()],
                     outputs=[Tensor(name=s.name, dtype=s.dtype, shape=s.dims) for s in response_outputs(m)],
                     config=ModelConfig(max_batch_size=config.max_batch, batcher=batcher), strict=True)
+        hands_infer = drain.wrap(make_hands_infer(est))
+        triton.bind(HANDS_MODEL_NAME, [hands_infer] * config.instances,
+                    inputs=[Tensor(name=s.name, dtype=s.dtype, shape=s.dims) for s in request_inputs()],
+                    outputs=[Tensor(name=s.name, dtype=s.dtype, shape=s.dims) for s in hands_outputs(m)],
+                    config=ModelConfig(max_batch_size=config.max_batch, batcher=batcher), strict=True)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: drain.stop.set())
         triton.run()  # starts the server and loads the model
-        print(f"lfsdk serve: model {MODEL_NAME!r} ready on http://{config.host}:{config.http_port} "
+        print(f"lfsdk serve: models {MODEL_NAME!r}, {HANDS_MODEL_NAME!r} ready on http://{config.host}:{config.http_port} "
               f"grpc {config.host}:{config.grpc_port} metrics http://{config.host}:{config.metrics_port}/metrics",
               flush=True)
         if on_ready is not None:

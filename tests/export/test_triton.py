@@ -27,11 +27,13 @@ from lfsdk.export.triton import (  # noqa: E402
     RepositoryConfig, RepositoryError, main, onnx_io, parse_config, write_model_repository,
 )
 from lfsdk.model import LatentFusion, ModelConfig  # noqa: E402
-from lfsdk.serving import MODEL_NAME, request_inputs, response_outputs  # noqa: E402
+from lfsdk.serving import HANDS_MODEL_NAME, MODEL_NAME, hands_outputs, request_inputs, response_outputs  # noqa: E402
 
-from tests.serving.helpers import free_ports, synthetic_frames, wait_until  # noqa: E402
+from tests.serving.helpers import (  # noqa: E402
+    assert_same_hands, free_ports, synthetic_frames, two_hand_scenes, wait_until,
+)
 
-NAMES = [f"{MODEL_NAME}{s}" for s in ("", "_preprocess", "_network", "_postprocess")]
+NAMES = [f"{MODEL_NAME}{s}" for s in ("", "_preprocess", "_network", "_postprocess", "_hands")]
 NP_OF = {"TYPE_FP32": np.float32, "TYPE_FP16": np.float16, "TYPE_UINT16": np.uint16, "TYPE_BOOL": np.bool_}
 
 
@@ -71,10 +73,31 @@ def test_layout_and_configs_parse(repo, onnx_file):
     assert net["instance_group"] == [{"count": 1, "kind": "KIND_CPU"}]
     for n in NAMES[1:]:
         assert cfg[n]["max_batch_size"] == 16
-    for n in (f"{MODEL_NAME}_preprocess", f"{MODEL_NAME}_postprocess"):
+    for n in (f"{MODEL_NAME}_preprocess", f"{MODEL_NAME}_postprocess", HANDS_MODEL_NAME):
         assert cfg[n]["backend"] == "python"
         assert json.loads(cfg[n]["parameters"]["lfsdk_model_config"]["string_value"])["channels"] == 16
         assert "TritonPythonModel" in (repo / n / "1" / "model.py").read_text()
+
+
+def test_hands_model_runs_find_hands_on_its_own_copy_of_the_onnx(repo, onnx_file, tmp_path):
+    """The multi-hand model: the ensemble's inputs, Hands' fields (a slot dimension first), model.onnx beside
+    its model.py, and the hand scorer fitted for the ONNX (hands.json beside it) when there is one."""
+    from lfsdk.hands import HAND_FIELDS, SCORER_FILE
+
+    hands = configs(repo)[HANDS_MODEL_NAME]
+    assert tensors(hands, "input") == {s.name: ("TYPE_" + s.triton_dtype, s.dims) for s in request_inputs()}
+    assert tensors(hands, "output") == {s.name: ("TYPE_" + s.triton_dtype, s.dims) for s in hands_outputs(14)}
+    assert set(tensors(hands, "output")) == set(HAND_FIELDS)
+    assert tensors(hands, "output")["branch_xyz"] == ("TYPE_FP32", (-1, 3, 14, 3))
+    assert "HandsModel as TritonPythonModel" in (repo / HANDS_MODEL_NAME / "1" / "model.py").read_text()
+    assert (repo / HANDS_MODEL_NAME / "1" / "model.onnx").read_bytes() == onnx_file.read_bytes()
+    assert not (repo / HANDS_MODEL_NAME / "1" / SCORER_FILE).exists()  # none beside the test ONNX
+    beside = tmp_path / "m"
+    beside.mkdir()
+    shutil.copy(onnx_file, beside / "hand.onnx")
+    (beside / SCORER_FILE).write_text('{"fitted": "for hand.onnx"}')
+    out = write_model_repository(beside / "hand.onnx", tmp_path / "r", config=RepositoryConfig(kind="cpu"))
+    assert (out / HANDS_MODEL_NAME / "1" / SCORER_FILE).read_text() == '{"fitted": "for hand.onnx"}'
 
 
 def test_network_config_is_read_from_the_onnx(repo, onnx_file):
@@ -128,7 +151,7 @@ def test_cli_writes_a_repository(onnx_file, tmp_path, capsys):
     assert main([str(onnx_file), "--triton-repo", str(tmp_path / "r"), "--kind", "cpu", "--max-batch", "8",
                  "--preferred-batch", "2", "8", "--instances", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.count("parsed with tritonclient") == 4 and "tritonserver --model-repository" in out
+    assert out.count("parsed with tritonclient") == 5 and "tritonserver --model-repository" in out
     net = configs(tmp_path / "r")[f"{MODEL_NAME}_network"]
     assert net["dynamic_batching"]["preferred_batch_size"] == [2, 8]
     assert net["instance_group"] == [{"count": 2, "kind": "KIND_CPU"}]
@@ -264,9 +287,31 @@ def test_ensemble_on_tritonserver_gives_the_estimators_joints(onnx_file, repo, t
             with pytest.raises(ServerError, match="camera"):
                 c.infer_arrays(frames.depth[:1], bad)
             np.testing.assert_allclose(c(frames.depth[:1], frames.camera).joints_xyz, ref.joints_xyz[:1], atol=1e-3)
+        check_served_hands(est, ports)
     finally:
         proc.terminate()
         proc.wait(60)
+
+
+def check_served_hands(est, ports) -> None:
+    """The repository's multi-hand model on the running tritonserver answers as est.find_hands (the same
+    ONNX in onnxruntime), over both protocols; a bad max_hands gets the model's error."""
+    from lfsdk.serving import Client, ServerError
+
+    depth, camera = two_hand_scenes(3, seed=7)
+    with pytest.warns(UserWarning, match="hands.json"):  # the test ONNX has no scorer of its own
+        ref = est.find_hands(depth, camera=camera).to_numpy()
+    assert ref.found.sum() >= 3
+    with Client(f"127.0.0.1:{ports[0]}", model=HANDS_MODEL_NAME) as c:  # tritonserver loads models in parallel
+        wait_until(c.is_ready, 90, f"{HANDS_MODEL_NAME} ready")
+    for protocol, port in (("http", ports[0]), ("grpc", ports[1])):
+        with Client(f"127.0.0.1:{port}", protocol=protocol, timeout_s=60) as c:
+            assert_same_hands(c.find_hands(depth, camera), ref, atol=1e-3)
+    with Client(f"127.0.0.1:{ports[0]}") as c:
+        c.find_hands(depth[:1], camera, max_hands=1)
+        with pytest.raises(ServerError, match="max_hands must be an int in 1..16"):
+            c._infer(HANDS_MODEL_NAME, depth[:1], np.asarray(camera.tensor(), np.float32)[None], hands_outputs(14),
+                     {"max_hands": 99})
 
 
 def test_lfsdk_export_writes_the_repository(tmp_path):
@@ -277,6 +322,5 @@ def test_lfsdk_export_writes_the_repository(tmp_path):
     out = subprocess.run([sys.executable, "-m", "lfsdk.export.onnx", str(ckpt), "-o", str(tmp_path / "hand.onnx"),
                           "--no-parity", "--triton-repo", str(tmp_path / "repo")], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == sorted(
-        [MODEL_NAME, f"{MODEL_NAME}_network", f"{MODEL_NAME}_preprocess", f"{MODEL_NAME}_postprocess"])
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == sorted(NAMES)
     assert (tmp_path / "repo" / f"{MODEL_NAME}_network" / "1" / "model.onnx").is_file()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 
 
 def free_ports(n: int) -> tuple[int, ...]:
@@ -65,13 +66,14 @@ class ServeProcess:
         return self
 
     def wait_ready(self, timeout_s: float = 90.0) -> None:
-        from lfsdk.serving import Client
+        from lfsdk.serving import HANDS_MODEL_NAME, Client
 
-        with Client(f"127.0.0.1:{self.http}") as c:
+        # both models: PyTriton loads them one after the other
+        with Client(f"127.0.0.1:{self.http}") as c, Client(f"127.0.0.1:{self.http}", model=HANDS_MODEL_NAME) as h:
             def ready() -> bool:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"lfsdk serve exited with {self.proc.returncode}:\n{self.tail()}")
-                return c.is_ready()
+                return c.is_ready() and h.is_ready()
             wait_until(ready, timeout_s, f"lfsdk serve ready on {self.http}")
 
     def tail(self, n: int = 3000) -> str:
@@ -94,3 +96,25 @@ class ServeProcess:
         except subprocess.TimeoutExpired:
             self.kill()
             return -9
+
+
+def two_hand_scenes(n: int, seed: int = 0):
+    """n rendered two-hand scenes (lfsdk.data.scenes, class two_hands): depth (n, 240, 320) uint16 mm, camera."""
+    from lfsdk.data.scenes import render_scene
+
+    frames = [render_scene((seed, i), "two_hands") for i in range(n)]
+    return np.stack([f.depth for f in frames]), frames[0].camera
+
+
+def assert_same_hands(got, ref, atol: float) -> None:
+    """A served lfsdk Hands equals the in-process one: booleans exactly, the rest to atol (NaN where NaN)."""
+    from lfsdk.hands import HAND_FIELDS
+
+    assert got.skeleton == ref.skeleton and got.camera == ref.camera
+    for f in HAND_FIELDS:
+        g, r = getattr(got, f), getattr(ref, f)
+        assert g.shape == r.shape and g.dtype == r.dtype, (f, g.shape, r.shape, g.dtype, r.dtype)
+        if g.dtype == bool:
+            np.testing.assert_array_equal(g, r, err_msg=f)
+        else:
+            np.testing.assert_allclose(g, r, atol=atol, rtol=0, err_msg=f)

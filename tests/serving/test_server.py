@@ -28,7 +28,8 @@ from tritonclient.utils import InferenceServerException  # noqa: E402
 from lfsdk.estimator import HandPoseEstimator  # noqa: E402
 from lfsdk.model import LatentFusion, ModelConfig, save_checkpoint  # noqa: E402
 from lfsdk.serving import MODEL_NAME, Client, ServerError, ServerUnavailable  # noqa: E402
-from tests.serving.helpers import ServeProcess, synthetic_frames  # noqa: E402
+from lfsdk.serving import HANDS_MODEL_NAME  # noqa: E402
+from tests.serving.helpers import ServeProcess, assert_same_hands, synthetic_frames, two_hand_scenes  # noqa: E402
 
 FIELDS = ("joints_xyz", "joints_uvd", "branch_xyz", "fusion_weights", "centers_xyz", "centers_uvd", "boxes")
 
@@ -130,6 +131,56 @@ def test_malformed_requests_get_errors_and_the_server_keeps_serving(server, fram
             c(d, [np.nan, 1.0, 1.0, 1.0])
         with pytest.raises(ServerError, match="finite"):  # the server's own answer, when sent anyway
             c.infer_arrays(d, nan_cam)
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return two_hand_scenes(5, seed=11)
+
+
+@pytest.fixture(scope="module")
+def scenes_ref(checkpoint, scenes):
+    """The in-process est.find_hands on the scenes: default options, and 3 slots with a threshold between
+    two of the default call's scores (so some slots come back found and some not)."""
+    depth, camera = scenes
+    est = HandPoseEstimator(checkpoint, backend="torch", camera=camera)
+    with pytest.warns(UserWarning, match="hands.json"):  # the test checkpoint has no scorer of its own
+        default = est.find_hands(depth).to_numpy()
+    s = np.sort(default.score.ravel())
+    thr = float((s[len(s) // 2 - 1] + s[len(s) // 2]) / 2)
+    return default, est.find_hands(depth, max_hands=3, score_threshold=thr).to_numpy(), thr
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_find_hands_gives_the_in_process_estimators_hands(server, scenes, scenes_ref, protocol):
+    (depth, camera), (default, three, thr) = scenes, scenes_ref
+    assert default.found.sum() >= 5 and 0 < three.found.sum() < default.found.sum()  # the options matter
+    port = server.http if protocol == "http" else server.grpc
+    with Client(f"127.0.0.1:{port}", protocol=protocol) as c:
+        got = c.find_hands(depth, camera)  # 5 frames go as 4 + 1
+        assert got.joints_xyz.shape == (5, 2, 14, 3) and got.depth is not None
+        assert_same_hands(got, default, atol=1e-4)
+        assert_same_hands(c.find_hands(depth, camera, max_hands=3, score_threshold=thr), three, atol=1e-4)
+
+
+def test_find_hands_bad_requests_get_clear_errors(server, scenes):
+    depth, camera = scenes[0][:1], scenes[1]
+    cam = np.asarray(camera.tensor(), np.float32)[None]
+    raw = httpclient.InferenceServerClient(f"127.0.0.1:{server.http}")
+    for params, message in (({"max_hands": 0}, "max_hands must be an int in 1..16, got 0"),
+                            ({"max_hands": "two"}, "max_hands must be an int"),
+                            ({"score_threshold": 1.5}, r"score_threshold must be a probability in \[0, 1\], got 1.5")):
+        with pytest.raises(InferenceServerException, match=message):
+            raw.infer(HANDS_MODEL_NAME, _inputs(httpclient, depth, cam), parameters=params)
+    with pytest.raises(InferenceServerException, match="camera intrinsics must be finite"):
+        raw.infer(HANDS_MODEL_NAME, _inputs(httpclient, depth, np.full_like(cam, np.nan)))
+    raw.close()
+    with Client(f"127.0.0.1:{server.http}") as c:
+        with pytest.raises(ValueError, match="max_hands must be an int"):  # refused before sending
+            c.find_hands(depth, camera, max_hands=1.5)
+        with pytest.raises(ValueError, match="uint16"):
+            c.find_hands(depth.astype(np.float32), camera)
+        assert c.find_hands(depth, camera, max_hands=1).found.shape == (1, 1)  # still serving
 
 
 def test_kill_restart_and_sigterm(checkpoint, frames, tmp_path):
