@@ -14,10 +14,13 @@ train_config.json, and the synthetic render cache in cache/ unless --root names 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -383,7 +386,7 @@ def train(cfg: TrainConfig) -> dict:
             bar.set_postfix(loss=f"{last['loss']:.4f}", best=f"{run.best:.2f}", lr=f"{last['lr']:.2e}")
 
     def stop_check():
-        stop = (cfg.max_minutes is not None and elapsed() > 60 * cfg.max_minutes) or \
+        stop = interrupted.is_set() or (cfg.max_minutes is not None and elapsed() > 60 * cfg.max_minutes) or \
                (cfg.max_steps is not None and run.step >= cfg.max_steps) or run.step >= total_steps
         if world > 1:  # every process must agree to stop, or DDP hangs in the next all-reduce
             flag = torch.tensor([float(stop)], device=device)
@@ -398,7 +401,8 @@ def train(cfg: TrainConfig) -> dict:
             rec.record(run, last["loss"], last["lr"], elapsed(), optimizer, gen)
             last["t"] = time.time()
 
-    _epochs(cfg, run, loader, sampler, step_fn, record, stop_check)
+    with _stop_on_signals() as interrupted:
+        _epochs(cfg, run, loader, sampler, step_fn, record, stop_check)
     if bar is not None:
         bar.close()
     if world > 1:
@@ -406,6 +410,22 @@ def train(cfg: TrainConfig) -> dict:
         torch.distributed.destroy_process_group()
     return {"best_val_mm": run.best, "initial_val_mm": initial, "steps": run.step, "samples": run.samples,
             "out": str(out), "history": run.history, "speed": choices}
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """While training, SIGTERM/SIGINT set the yielded event: the run finishes its step, evaluates, checkpoints
+    and returns (so `kill PID` stops a background run cleanly and `--resume` continues it)."""
+    event = threading.Event()
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            saved[sig] = signal.signal(sig, lambda *_: event.set())
+    try:
+        yield event
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def _bar(cfg: TrainConfig, main_proc: bool, total: int, initial: int):

@@ -145,3 +145,28 @@ def test_power_law_fit_recovers_a_known_curve_and_its_budget():
     assert samples_to_reach(10.0, 0.1, 8.0) == math.inf
     log = [{"step": 0, "val_mm": 30.0}, {"step": 10, "samples": 320, "val_mm": 20.0}, {"step": 11, "loss": 1.0}]
     assert curve_points(log, offset=100).tolist() == [[100.0, 30.0], [420.0, 20.0]]
+
+
+def test_sigterm_stops_a_background_run_cleanly(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "lfsdk.train", "--out", str(out), "--train-size", "16", "--val-size", "4",
+           "--channels", "16", "--fusion-channels", "32", "--input-size", "32", "--batch-size", "8", "--threads", "1",
+           "--no-bf16", "--no-progress", "--max-steps", "100000", "--epochs", "100000"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    log = out / "log.jsonl"
+    deadline = time.time() + 600
+    while not (log.is_file() and log.read_text().count("\n") >= 2) and p.poll() is None and time.time() < deadline:
+        time.sleep(0.2)  # step 0 and the first epoch (2 steps) are recorded: training is under way
+    p.send_signal(signal.SIGTERM)
+    stdout, stderr = p.communicate(timeout=600)
+    assert p.returncode == 0, stderr[-2000:]
+    result = json.loads(stdout.strip().splitlines()[-1])
+    state = json.loads((out / "resume.json").read_text())
+    assert 2 <= result["steps"] < 100000 and state["step"] == result["steps"]
+    assert state["history"][-1]["step"] == result["steps"]  # the stop was evaluated and checkpointed
