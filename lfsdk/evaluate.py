@@ -3,6 +3,7 @@ curve (paper Fig. 6), written as JSON + Markdown + PNG, with overlay pictures of
 
     lfsdk-eval runs/default/best                      # fixed held-out synthetic set (seed 2020)
     lfsdk-eval lfsdk/assets/default --n 1000 --out lfsdk/assets/default/eval
+    lfsdk-eval --scenes                               # finding hands in rendered scenes (lfsdk.scene_eval)
 
 `predict` and `joint_errors` are what training uses for its held-out error, so both report the same number.
 """
@@ -20,6 +21,7 @@ import torch
 from lfsdk.geometry import uvd_to_xyz
 from lfsdk.kernels import backproject
 from lfsdk.model import BRANCHES, LatentFusion, load_model
+from lfsdk import scene_eval
 
 __all__ = ["predict", "joint_errors", "success_curve", "evaluate", "write_report", "training_curve", "main"]
 
@@ -211,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     from lfsdk.data.dataset import PreprocessConfig, make_dataset
     from lfsdk.model.checkpoint import CheckpointError
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--scenes" in argv:  # a different benchmark with its own options
+        return scene_eval.main([a for a in argv if a != "--scenes"])
     p = argparse.ArgumentParser(prog="lfsdk-eval", description="Evaluate a checkpoint on a held-out set.")
     p.add_argument("checkpoint", help="checkpoint directory (model.safetensors + config.json)")
     p.add_argument("--dataset", default="synthetic", help="registered dataset name (default: synthetic)")
@@ -222,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="report folder (default: <checkpoint>/eval)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--scenes", action="store_true",
+                   help="instead: find hands in held-out rendered scenes, per class (see lfsdk-eval --scenes --help)")
     args = p.parse_args(argv)
     try:
         model = load_model(args.checkpoint, args.device)

@@ -27,7 +27,9 @@ from lfsdk.geometry import Camera, xyz_to_uvd
 
 from .skeletons import get_skeleton, joints_for_layout
 
-__all__ = ["SyntheticFrame", "SyntheticBatch", "render_hand", "render_batch", "RenderOptions", "CLUTTER_GAP"]
+__all__ = ["SyntheticFrame", "SyntheticBatch", "render_hand", "render_batch", "RenderOptions", "CLUTTER_GAP",
+           "HandModel", "sample_hand", "place_hand", "pixel_to_camera", "pixel_rays", "raycast_capsules",
+           "sensor_effects", "background_clutter", "check_size", "axis_rotation"]
 
 SeedLike = Union[int, Sequence[int], np.random.Generator, None]
 #: Clutter is at least this far (mm) behind the hand's nearest point: beyond the 150 mm hand-centre band.
@@ -92,7 +94,7 @@ _PALM_BASE = np.array([[12.0, 6.0, 0.0], [2.0, 6.0, 0.0], [-8.0, 6.0, 0.0], [-17
 _TIP_INSET = 0.3  # the tip joint sits this fraction of the distal radius inside the fingertip's surface
 
 
-def _rot(axis: np.ndarray, ang: np.ndarray) -> np.ndarray:
+def axis_rotation(axis: np.ndarray, ang: np.ndarray) -> np.ndarray:
     """(..., 3) unit axes, (...) angles → (..., 3, 3) rotation matrices (Rodrigues)."""
     x, y, z = np.moveaxis(axis, -1, 0)
     c, s = np.cos(ang), np.sin(ang)
@@ -183,14 +185,60 @@ def _random_rotation(rng: np.random.Generator, max_deg: float = 180.0) -> np.nda
                           [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
         else:
             axis = rng.normal(size=3)
-            r = _rot(axis / np.linalg.norm(axis), np.radians(rng.uniform(0, max_deg))) @ np.diag([1.0, -1.0, -1.0])
+            turn = axis_rotation(axis / np.linalg.norm(axis), np.radians(rng.uniform(0, max_deg)))
+            r = turn @ np.diag([1.0, -1.0, -1.0])
         if -r[2, 1] > -0.3:  # camera-z component of the forearm direction
             return r
 
 
+@dataclass(frozen=True)
+class HandModel:
+    """A posed right hand in its own frame (mm) and the rotation that will take it into the camera frame."""
+
+    joints: np.ndarray  # (21, 3) HAND21 joints
+    capsules: np.ndarray  # (P, 7) (a xyz, b xyz, radius); the last one is the forearm
+    radii: np.ndarray  # (21,) flesh radius around each joint
+    rotation: np.ndarray  # (3, 3) hand frame → camera frame
+
+    @property
+    def palm(self) -> np.ndarray:
+        """(3,) the palm centre in the hand frame (ICVL's first joint)."""
+        return joints_for_layout(self.joints, "icvl")[0]
+
+
+def sample_hand(rng: np.random.Generator, options: RenderOptions = RenderOptions(),
+                forearm: float | None = None) -> HandModel:
+    """Random size, visible forearm length (unless given, mm), pose and rotation (options.rotation_deg)."""
+    scale = rng.uniform(*options.scale)
+    joints, caps, radii = _posed_hand(rng, scale, rng.uniform(*options.forearm) if forearm is None else forearm)
+    return HandModel(joints, caps, radii, _random_rotation(rng, options.rotation_deg))
+
+
+def place_hand(hand: HandModel, palm_target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate the hand and move its palm centre to palm_target (3,) camera mm → (joints (21, 3), caps (P, 7))."""
+    rot = hand.rotation
+    shift = palm_target - rot @ hand.palm
+    caps = hand.capsules
+    return hand.joints @ rot.T + shift, np.concatenate((caps[:, :3] @ rot.T + shift,
+                                                         caps[:, 3:6] @ rot.T + shift, caps[:, 6:]), 1)
+
+
+def pixel_to_camera(u: float, v: float, z: float, camera: Camera) -> np.ndarray:
+    """Pixel (u, v) at depth z mm → (3,) camera-frame point, mm."""
+    return np.array([(u - camera.cx) * z / camera.fx, (v - camera.cy) * z / camera.fy, z])
+
+
+def check_size(size: tuple[int, int]) -> tuple[int, int]:
+    """(H, W) → ints, or ValueError when either is below 8 pixels."""
+    h, w = int(size[0]), int(size[1])
+    if h < 8 or w < 8:
+        raise ValueError(f"size must be (H, W) with both ≥ 8, got {size}")
+    return h, w
+
+
 # ------------------------------------------------------------------------------------------------ raycast
 @lru_cache(maxsize=8)
-def _rays(camera: Camera, h: int, w: int) -> np.ndarray:
+def pixel_rays(camera: Camera, h: int, w: int) -> np.ndarray:
     """(H·W, 3) unit ray directions through pixel centres (u = col, v = row)."""
     v, u = np.mgrid[0:h, 0:w].astype(np.float64)
     d = np.stack(((u - camera.cx) / camera.fx, (v - camera.cy) / camera.fy, np.ones_like(u)), -1)
@@ -226,7 +274,7 @@ def raycast_capsules(caps: np.ndarray, camera: Camera, h: int, w: int) -> tuple[
     prim = np.repeat(np.arange(len(caps)), n)
     local = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
     pix = (v0[prim] + local // bw[prim]) * w + u0[prim] + local % bw[prim]
-    rd = _rays(camera, h, w)[pix]
+    rd = pixel_rays(camera, h, w)[pix]
     pa, pb, r = a[prim], b[prim], rad[prim]
     # Ray–capsule intersection (Quilez), ray origin at the camera: oa = −pa.
     ba = pb - pa
@@ -264,10 +312,11 @@ def raycast_capsules(caps: np.ndarray, camera: Camera, h: int, w: int) -> tuple[
 
 
 # ----------------------------------------------------------------------------------------------- sensor
-def _clutter(rng: np.random.Generator, near: float, camera: Camera, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+def background_clutter(rng: np.random.Generator, near: float, camera: Camera, h: int,
+                       w: int) -> tuple[np.ndarray, np.ndarray]:
     """Background: a tilted plane and a few blobs, all ≥ CLUTTER_GAP behind `near`. Returns (depth (H, W)
     of the plane, 0 where it is not seen; blob capsules (K, 7))."""
-    rd = _rays(camera, h, w)
+    rd = pixel_rays(camera, h, w)
     d0 = near + CLUTTER_GAP + rng.uniform(50, 600)
     normal = np.array([rng.normal(0, 0.3), rng.normal(0, 0.3), -1.0])
     normal /= np.linalg.norm(normal)
@@ -286,7 +335,7 @@ def _clutter(rng: np.random.Generator, near: float, camera: Camera, h: int, w: i
     return plane, np.asarray(blobs, dtype=float).reshape(-1, 7)
 
 
-def _sensor(rng: np.random.Generator, depth: np.ndarray, opts: RenderOptions) -> np.ndarray:
+def sensor_effects(rng: np.random.Generator, depth: np.ndarray, opts: RenderOptions) -> np.ndarray:
     """Noise, edge and random dropout, uint16 quantisation. depth (H, W) float mm → (H, W) uint16."""
     valid = depth > 0
     sigma = opts.noise_mm + opts.noise_quad * (depth / 1000.0) ** 2
@@ -315,38 +364,30 @@ def render_hand(seed: SeedLike = None, camera: Camera | str = "icvl", layout: st
     """
     rng = _rng(seed)
     camera = Camera.parse(camera)
-    h, w = int(size[0]), int(size[1])
-    if h < 8 or w < 8:
-        raise ValueError(f"size must be (H, W) with both ≥ 8, got {size}")
+    h, w = check_size(size)
     skeleton = get_skeleton(layout)
-    scale = rng.uniform(*options.scale)
-    joints, caps, radii = _posed_hand(rng, scale, rng.uniform(*options.forearm))
-    rot = _random_rotation(rng, options.rotation_deg)
-    palm = joints_for_layout(joints, "icvl")[0]  # ICVL's first joint is the palm centre
+    hand = sample_hand(rng, options)
     zc = rng.uniform(*options.distance)
     uc = rng.uniform(options.margin, 1 - options.margin) * w
     vc = rng.uniform(options.margin, 1 - options.margin) * h
-    target = np.array([(uc - camera.cx) * zc / camera.fx, (vc - camera.cy) * zc / camera.fy, zc])
-    shift = target - rot @ palm
-    joints = joints @ rot.T + shift
-    caps = np.concatenate((caps[:, :3] @ rot.T + shift, caps[:, 3:6] @ rot.T + shift, caps[:, 6:]), 1)
+    joints, caps = place_hand(hand, pixel_to_camera(uc, vc, zc, camera))
     depth, _ = raycast_capsules(caps, camera, h, w)
     if options.clutter if clutter is None else clutter:
         near = depth[depth > 0].min() if (depth > 0).any() else zc
-        plane, blobs = _clutter(rng, near, camera, h, w)
+        plane, blobs = background_clutter(rng, near, camera, h, w)
         if len(blobs):
             bd, _ = raycast_capsules(blobs, camera, h, w)
             plane = np.where((bd > 0) & ((plane == 0) | (bd < plane)), bd, plane)
         depth = np.where(depth > 0, depth, plane)
         caps = np.concatenate((caps, blobs), 0)
     if noise:
-        img = _sensor(rng, depth, options)
+        img = sensor_effects(rng, depth, options)
     else:
         img = np.clip(np.rint(depth), 0, 65535).astype(np.uint16)
     xyz = joints_for_layout(joints, skeleton).astype(np.float32)
     uvd = xyz_to_uvd(torch.from_numpy(xyz), camera).numpy()
     return SyntheticFrame(img, xyz, uvd, camera, skeleton.name, joints.astype(np.float32),
-                          caps.astype(np.float32), radii.astype(np.float32))
+                          caps.astype(np.float32), hand.radii.astype(np.float32))
 
 
 def render_batch(n: int, seed: int = 0, camera: Camera | str = "icvl", layout: str = "nyu",
