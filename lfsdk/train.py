@@ -29,9 +29,10 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from lfsdk.data.augment import AugmentConfig, augment_batch, sample_params
-from lfsdk.data.dataset import PreprocessConfig, make_dataset, synthetic_frames, SYNTHETIC_SEEDS
+from lfsdk.data.dataset import SYNTHETIC_SEEDS, PreprocessConfig, make_dataset, synthetic_frames
 from lfsdk.data.palm import (PalmCropDataset, jitter_palm_batch, jitter_shift_px, mixed_sampler, palm_weights,
                              sample_jitter)
+from lfsdk.data.scene_crops import scene_hand_frames, scene_palm_crops
 from lfsdk.geometry import Camera
 from lfsdk.model import LatentFusion, ModelConfig, latent_fusion_loss, load_model, save_checkpoint
 from lfsdk.model.checkpoint import CheckpointError
@@ -72,6 +73,8 @@ class TrainConfig:
                               "inference) or palm (true palm + jitter, mixed with com crops)")
     jitter_mm: float = _opt(4.5, "palm centre: Gaussian centre error per axis (mm), the second pass's error")
     com_fraction: float = _opt(0.5, "palm centre: share of samples cut at the centre of mass (first pass)")
+    scenes: int = _opt(0, "palm centre: rendered scenes (arm to torso, border, artefacts, desk, two hands) whose "
+                          "hands join the palm crops, left hands mirrored (0: none)")
     channels: int = _opt(128, "feature channels per block (the paper's 128)")
     fusion_channels: int = _opt(256, "width of the fusion module's 1x1 transforms")
     cube: float = _opt(250.0, "crop cube side (mm)")
@@ -102,6 +105,9 @@ class TrainConfig:
             raise ValueError(f"center must be 'com' or 'palm', got {self.center!r}")
         if not 0.0 <= self.com_fraction <= 1.0 or self.jitter_mm < 0:
             raise ValueError(f"need 0 ≤ com_fraction ≤ 1 and jitter_mm ≥ 0, got {self.com_fraction}, {self.jitter_mm}")
+        if self.scenes < 0 or (self.scenes and self.center != "palm"):
+            raise ValueError(f"scenes must be ≥ 0 and needs --center palm, got scenes={self.scenes}, "
+                             f"center={self.center!r}")
         if self.threads < 0:
             raise ValueError(f"threads must be ≥ 0 (0: measured), got {self.threads}")
 
@@ -189,6 +195,9 @@ def _palm_sets(cfg: TrainConfig, pre: PreprocessConfig, root: str, opts: dict, v
     frames = synthetic_frames(cfg.train_size or 16000, SYNTHETIC_SEEDS["train"], cam, cfg.layout, cache_dir=root,
                               workers=opts["workers"], progress=opts["progress"])
     train_set = PalmCropDataset(frames["depth"], frames["joints_uvd"], cam, pre, cfg.layout)
+    if cfg.scenes:
+        scenes = scene_hand_frames(cfg.scenes, cam, cfg.layout, cache_dir=root)
+        train_set.add_palm_crops(*scene_palm_crops(scenes, cam, pre, cfg.layout))
     val = synthetic_frames(cfg.val_size or 500, SYNTHETIC_SEEDS["val"], cam, cfg.layout, cache_dir=root)
     return train_set, torch.as_tensor(val["depth"])[val_set.kept]
 
@@ -318,7 +327,8 @@ def _extra(cfg: TrainConfig, pre: PreprocessConfig, choices: dict, world: int) -
     preprocess = pre.to_dict()
     preprocess["center"] = cfg.center
     if cfg.center == "palm":
-        preprocess.update(jitter_mm=cfg.jitter_mm, com_fraction=cfg.com_fraction, second_pass="palm")
+        preprocess.update(jitter_mm=cfg.jitter_mm, com_fraction=cfg.com_fraction, scenes=cfg.scenes,
+                          second_pass="palm")
     return {"preprocess": preprocess, "dataset": cfg.dataset, "camera": cfg.camera, "train": asdict(cfg),
             "world_size": world, "bf16": choices["bf16"], "threads": choices["threads"]}
 

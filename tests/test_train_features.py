@@ -96,15 +96,17 @@ def _ds_sizes(tmp_path):
 
 def test_palm_run_records_its_crops_and_resumes_with_the_same_sampler_state(tmp_path):
     base = _ds_sizes(tmp_path)
-    train(TrainConfig(center="palm", jitter_mm=4.5, com_fraction=0.5, max_steps=2, eval_every=1, epochs=4, **base))
+    train(TrainConfig(center="palm", jitter_mm=4.5, com_fraction=0.5, scenes=5, max_steps=2, eval_every=1, epochs=4,
+                      **base))
     out = tmp_path / "run"
     cfg = load_model(out / "last").config.extra
     assert cfg["preprocess"]["center"] == "palm" and cfg["preprocess"]["jitter_mm"] == 4.5
+    assert cfg["preprocess"]["scenes"] == 5 and list((tmp_path / "cache").glob("scenes-*.npz"))
     assert cfg["preprocess"]["band"] == 150.0  # PreprocessConfig's fields are kept
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [0, 1, 2] and all("val_two_pass_mm" in r for r in log)
     assert all(r["samples_per_s"] > 0 for r in log[1:]) and log[-1]["samples"] == 16
-    r = train(TrainConfig(center="palm", max_steps=4, eval_every=1, epochs=4, resume=True, **base))
+    r = train(TrainConfig(center="palm", scenes=5, max_steps=4, eval_every=1, epochs=4, resume=True, **base))
     assert r["steps"] == 4 and r["samples"] == 32
     state, tensors = load_resume(out, torch.optim.Adam(load_model(out / "last").parameters()))
     assert state["step"] == 4 and [h["step"] for h in state["history"]] == [0, 1, 2, 3, 4]
@@ -170,3 +172,25 @@ def test_sigterm_stops_a_background_run_cleanly(tmp_path):
     state = json.loads((out / "resume.json").read_text())
     assert 2 <= result["steps"] < 100000 and state["step"] == result["steps"]
     assert state["history"][-1]["step"] == result["steps"]  # the stop was evaluated and checkpointed
+
+
+def test_scene_hands_are_palm_crops_with_left_hands_mirrored():
+    from lfsdk.data.scene_crops import TRAIN_SCENE_CLASSES, scene_hand_frames, scene_palm_crops
+    from lfsdk.kernels import crop_resize_normalize
+    cam, pre = Camera.icvl(), PreprocessConfig(size=32)
+    frames = scene_hand_frames(len(TRAIN_SCENE_CLASSES), cam, "nyu", seed=5)
+    crops, joints, centres = scene_palm_crops(frames, cam, pre, "nyu")
+    hands = ~np.isnan(frames["joints_uvd"][..., 0, 0])
+    assert len(crops) == hands.sum() and hands.sum() > len(TRAIN_SCENE_CLASSES)  # two_hands adds a second hand
+    left = frames["left"][hands]
+    assert left.any() and not left.all()
+    palm = get_skeleton("nyu").names.index("palm")
+    assert joints[:, palm].abs().max() < 1e-4
+    j = torch.as_tensor(frames["joints_uvd"][hands])
+    plain = crop_resize_normalize(torch.as_tensor(frames["depth"])[np.nonzero(hands)[0]], centres, pre.cube, cam, 32)
+    direct = uvd_to_cube(j, centres, pre.cube, cam)
+    for k in range(len(crops)):
+        flip = bool(left[k])
+        assert torch.equal(crops[k].float(), (plain[k].flip(-1) if flip else plain[k]).half().float())
+        assert torch.allclose(joints[k, :, 0], -direct[k, :, 0] if flip else direct[k, :, 0], atol=1e-5)
+        assert torch.allclose(joints[k, :, 1:], direct[k, :, 1:], atol=1e-5)

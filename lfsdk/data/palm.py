@@ -94,7 +94,21 @@ class PalmCropDataset(Dataset):
         self.joints = torch.cat((cat["j_com"], cat["j_palm"])).float()
         self.centers_uvd = torch.cat((cat["c_com"], cat["c_palm"]))
         self.kept = cat["kept"]
-        self.frames = len(self.kept)
+        self.frames = len(self.kept)  # items [0, frames) are centre-of-mass crops, the rest palm crops
+        self.index = torch.cat((self.kept, self.kept))
+
+    def add_palm_crops(self, crops: torch.Tensor, joints: torch.Tensor, centers_uvd: torch.Tensor) -> None:
+        """Append palm-centred crops cut elsewhere (e.g. hands in rendered scenes): crops (K, 1, S, S) in
+        [-1, 1], joints (K, M, 3) normalised, centres (K, 3). Their item index is -1."""
+        if crops.shape[1:] != self.crops.shape[1:] or joints.shape[1:] != self.joints.shape[1:] \
+                or not len(crops) == len(joints) == len(centers_uvd):
+            raise ValueError(f"need crops (K, {', '.join(map(str, self.crops.shape[1:]))}) and joints "
+                             f"(K, {', '.join(map(str, self.joints.shape[1:]))}), got {tuple(crops.shape)}, "
+                             f"{tuple(joints.shape)}")
+        self.crops = torch.cat((self.crops, crops.to(torch.float16)))
+        self.joints = torch.cat((self.joints, joints.float()))
+        self.centers_uvd = torch.cat((self.centers_uvd, centers_uvd.float()))
+        self.index = torch.cat((self.index, torch.full((len(crops),), -1, dtype=self.index.dtype)))
 
     def __len__(self) -> int:
         return len(self.crops)
@@ -104,16 +118,17 @@ class PalmCropDataset(Dataset):
         return self.joints.shape[1]
 
     def __getitem__(self, i: int):
-        meta = {"center_uvd": self.centers_uvd[i], "palm": i >= self.frames, "index": self.kept[i % self.frames]}
+        meta = {"center_uvd": self.centers_uvd[i], "palm": i >= self.frames, "index": self.index[i]}
         return self.crops[i].float(), self.joints[i], meta
 
 
 def mixed_sampler(dataset: PalmCropDataset, com_fraction: float, generator: torch.Generator) -> WeightedRandomSampler:
-    """Draws len(frames) items per epoch, a `com_fraction` share of them centre-of-mass crops."""
+    """Draws `frames` items per epoch, a `com_fraction` share of them centre-of-mass crops, the rest palm crops
+    (each kind uniformly)."""
     if not 0.0 <= com_fraction <= 1.0:
         raise ValueError(f"com_fraction must be in [0, 1], got {com_fraction}")
-    n = dataset.frames
-    w = torch.cat((torch.full((n,), com_fraction / n), torch.full((n,), (1 - com_fraction) / n)))
+    n, k = dataset.frames, len(dataset) - dataset.frames
+    w = torch.cat((torch.full((n,), com_fraction / n), torch.full((k,), (1 - com_fraction) / k)))
     return WeightedRandomSampler(w, n, replacement=True, generator=generator)
 
 
