@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import signal
 import sys
@@ -30,13 +29,12 @@ from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from lfsdk.data.augment import AugmentConfig, augment_batch, sample_params
 from lfsdk.data.dataset import SYNTHETIC_SEEDS, PreprocessConfig, make_dataset, synthetic_frames
-from lfsdk.data.palm import (PalmCropDataset, jitter_palm_batch, jitter_shift_px, mixed_sampler, palm_weights,
-                             sample_jitter)
+from lfsdk.data.palm import PalmCropDataset, jitter_palm_batch, jitter_shift_px, mixed_sampler, sample_jitter
 from lfsdk.data.scene_crops import scene_hand_frames, scene_palm_crops
 from lfsdk.geometry import Camera
-from lfsdk.model import LatentFusion, ModelConfig, latent_fusion_loss, load_model, save_checkpoint
+from lfsdk.model import LatentFusion, ModelConfig, latent_fusion_loss, load_model
 from lfsdk.model.checkpoint import CheckpointError
-from lfsdk.train_eval import held_out_mm
+from lfsdk.train_record import Recorder, RunState
 from lfsdk.train_schedule import SCHEDULES, lr_at, progress
 from lfsdk.train_speed import choose_precision, choose_threads
 from lfsdk.train_state import load_resume, save_resume
@@ -110,18 +108,6 @@ class TrainConfig:
                              f"center={self.center!r}")
         if self.threads < 0:
             raise ValueError(f"threads must be ≥ 0 (0: measured), got {self.threads}")
-
-
-@dataclass
-class _Run:
-    """Mutable state of a run; what resume.json carries."""
-
-    step: int = 0
-    epoch: int = 0
-    samples: int = 0
-    best: float = math.inf
-    seconds: float = 0.0  # wall-clock of earlier sessions
-    history: list = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------- set-up
@@ -219,16 +205,16 @@ def _model(cfg: TrainConfig, train_set, pre: PreprocessConfig, device: torch.dev
     return model.to(memory_format=torch.channels_last) if cfg.channels_last else model
 
 
-def _restore(cfg: TrainConfig, out: Path, model: LatentFusion, optimizer, gen: torch.Generator) -> _Run:
+def _restore(cfg: TrainConfig, out: Path, model: LatentFusion, optimizer, gen: torch.Generator) -> RunState:
     if not cfg.resume:
-        return _Run()
+        return RunState()
     if not (out / "resume.json").is_file():
         raise CheckpointError(f"{out / 'resume.json'}: missing, nothing to resume")
     model.load_state_dict(load_model(out / "last").state_dict())
     meta, tensors = load_resume(out, optimizer)
     if "generator" in tensors:
         gen.set_state(tensors["generator"])
-    return _Run(step=meta["step"], epoch=meta["epoch"], samples=meta.get("samples", 0), best=meta["best_val_mm"],
+    return RunState(step=meta["step"], epoch=meta["epoch"], samples=meta.get("samples", 0), best=meta["best_val_mm"],
                 seconds=meta.get("seconds", 0.0), history=meta["history"])
 
 
@@ -279,47 +265,10 @@ def _step(net, optimizer, scaler, x, y, cfg: TrainConfig, device, amp_dtype, ste
     return loss.item()
 
 
-def _lr(cfg: TrainConfig, run: _Run, total_steps: int, elapsed: float) -> float:
+def _lr(cfg: TrainConfig, run: RunState, total_steps: int, elapsed: float) -> float:
     p = progress(run.step, min(total_steps, cfg.max_steps or total_steps), elapsed,
                  60 * cfg.max_minutes if cfg.max_minutes else None)
     return lr_at(p, cfg.lr, cfg.schedule, cfg.warmup, cfg.lr_floor, every=cfg.lr_step / cfg.epochs, gamma=cfg.lr_gamma)
-
-
-# -------------------------------------------------------------------------------------- run + record
-class _Recorder:
-    """Evaluates on the held-out set, appends to log.jsonl, writes best/, last/ and the resume state."""
-
-    def __init__(self, out: Path, model, val_set, val_depth, cfg: TrainConfig, device, amp_dtype, extra: dict):
-        self.out, self.model, self.val_set, self.val_depth = out, model, val_set, val_depth
-        self.device, self.amp_dtype, self.extra = device, amp_dtype, extra
-        self.palm_w = palm_weights(cfg.layout) if val_depth is not None else None
-        self.mark = (time.time(), 0)  # (wall time, samples) at the last record: the samples/s interval
-
-    def record(self, run: _Run, loss: float | None, lr: float, elapsed: float, optimizer, gen) -> dict:
-        t_eval = time.time()
-        val = held_out_mm(self.model, self.val_set, self.device, self.amp_dtype, self.val_depth, self.palm_w)
-        rec = {"step": run.step, "epoch": run.epoch, "samples": run.samples, "loss": loss, "val_mm": val["single"],
-               "lr": lr, "seconds": round(elapsed, 1)}
-        if "two_pass" in val:
-            rec["val_two_pass_mm"] = val["two_pass"]
-        seconds = t_eval - self.mark[0]
-        if run.samples > self.mark[1] and seconds > 0:
-            rec["samples_per_s"] = round((run.samples - self.mark[1]) / seconds, 2)
-        run.history.append(rec)
-        with open(self.out / "log.jsonl", "a") as f:
-            f.write(json.dumps(rec) + "\n")
-        meta = {**self.extra, "step": run.step, "epoch": run.epoch, "samples": run.samples, "val_mm": rec["val_mm"]}
-        if "val_two_pass_mm" in rec:
-            meta["val_two_pass_mm"] = rec["val_two_pass_mm"]
-        if rec["val_mm"] < run.best:
-            run.best = rec["val_mm"]
-            save_checkpoint(self.model, self.out / "best", **meta)
-        save_checkpoint(self.model, self.out / "last", **meta)
-        state = {"step": run.step, "epoch": run.epoch, "samples": run.samples, "best_val_mm": run.best,
-                 "seconds": elapsed, "history": run.history}
-        save_resume(self.out, optimizer, state, {"generator": gen.get_state()})
-        self.mark = (time.time(), run.samples)
-        return rec
 
 
 def _extra(cfg: TrainConfig, pre: PreprocessConfig, choices: dict, world: int) -> dict:
@@ -333,7 +282,7 @@ def _extra(cfg: TrainConfig, pre: PreprocessConfig, choices: dict, world: int) -
             "world_size": world, "bf16": choices["bf16"], "threads": choices["threads"]}
 
 
-def _epochs(cfg: TrainConfig, run: _Run, loader, sampler, step_fn, record, stop_check) -> None:
+def _epochs(cfg: TrainConfig, run: RunState, loader, sampler, step_fn, record, stop_check) -> None:
     """The training loop over epochs: `step_fn(x, y, meta, epoch)` trains one batch; `record(epoch)`
     evaluates and checkpoints; `stop_check()` → (stop, checkpoint due)."""
     for epoch in range(run.epoch, cfg.epochs):
@@ -376,7 +325,7 @@ def train(cfg: TrainConfig) -> dict:
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     loader, sampler = _loader(cfg, train_set, rank, world, gen)
     total_steps = cfg.epochs * len(loader)
-    rec = _Recorder(out, model, val_set, val_depth, cfg, device, amp_dtype, _extra(cfg, pre, choices, world))
+    rec = Recorder(out, model, val_set, val_depth, cfg.layout, device, amp_dtype, _extra(cfg, pre, choices, world))
     t0, initial, last = time.time(), None, {"loss": float("nan"), "lr": cfg.lr, "t": time.time()}
     elapsed = lambda: run.seconds + time.time() - t0
     if main_proc and not cfg.resume:
