@@ -1,72 +1,95 @@
-"""lfsdk-train: the paper's recipe (III-E.2) by default — Adam, lr 1e-3 ÷10 every 30 epochs, 100 epochs,
-batch 32, loss L = L_f + Σ_i L_i (smooth-L1 on normalised cube coordinates), online augmentation — with
-every setting overridable from the command line.
+"""lfsdk-train: the paper's recipe (III-E.2) — Adam, batch 32, loss L = L_f + Σ_i L_i (smooth-L1 on
+normalised cube coordinates), online augmentation — with a learning-rate schedule sized to the planned run,
+precision and threads chosen by measurement, warm start, resumable runs and palm-centred crops.
 
-    lfsdk-train --out runs/exp                                  # synthetic data, CPU or CUDA
-    lfsdk-train --dataset synthetic --root runs/cache --bf16 --max-minutes 60
-    torchrun --nproc-per-node 2 -m lfsdk.train --out runs/ddp   # DistributedDataParallel (gloo/nccl)
+    lfsdk-train --out runs/exp                                   # synthetic data, CPU or CUDA
+    lfsdk-train --out runs/long --init lfsdk/assets/default --center palm --max-minutes 90
+    lfsdk-train --out runs/long --resume                          # continue an interrupted run
+    torchrun --nproc-per-node 2 -m lfsdk.train --out runs/ddp    # DistributedDataParallel (gloo/nccl)
 
-Writes into --out: best/ and last/ (model.safetensors + config.json, via lfsdk.model.save_checkpoint),
-resume.safetensors + resume.json (optimizer tensors / everything else: no pickle), log.jsonl (one line per
-evaluation: step, epoch, loss, held-out mm, lr, seconds), train_config.json.
+Writes into --out: best/ and last/ (model.safetensors + config.json), resume.safetensors + resume.json (no
+pickle), log.jsonl (one line per evaluation: step, samples seen, loss, held-out mm, lr, samples/s, seconds),
+train_config.json, and the synthetic render cache in cache/ unless --root names another folder.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import math
 import os
+import signal
 import sys
+import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from lfsdk.data.augment import AugmentConfig, augment_batch, sample_params
-from lfsdk.data.dataset import PreprocessConfig, make_dataset
-from lfsdk.evaluate import joint_errors, predict
-from lfsdk.model import LatentFusion, ModelConfig, latent_fusion_loss, load_model, save_checkpoint
+from lfsdk.data.dataset import SYNTHETIC_SEEDS, PreprocessConfig, make_dataset, synthetic_frames
+from lfsdk.data.palm import PalmCropDataset, jitter_palm_batch, jitter_shift_px, mixed_sampler, sample_jitter
+from lfsdk.data.scene_crops import scene_hand_frames, scene_palm_crops
+from lfsdk.geometry import Camera
+from lfsdk.model import LatentFusion, ModelConfig, latent_fusion_loss, load_model
 from lfsdk.model.checkpoint import CheckpointError
+from lfsdk.train_record import Recorder, RunState
+from lfsdk.train_schedule import SCHEDULES, lr_at, progress
+from lfsdk.train_speed import choose_precision, choose_threads
+from lfsdk.train_state import load_resume, save_resume
 
 __all__ = ["TrainConfig", "train", "save_resume", "load_resume", "main"]
 
 
+def _opt(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    out: str = "runs/train"
-    dataset: str = "synthetic"
-    root: str | None = "runs/cache"  # dataset folder; for synthetic, the render cache
-    layout: str = "nyu"  # synthetic only: joint layout and camera preset
-    camera: str = "icvl"
-    train_size: int | None = None  # synthetic only: frames (None: the dataset's default)
-    val_size: int | None = None
-    render_workers: int = 1
-    epochs: int = 100
-    batch_size: int = 32  # global: divided among DDP processes
-    lr: float = 1e-3
-    lr_step: int = 30  # epochs between ÷10
-    lr_gamma: float = 0.1
-    lr_step_minutes: float | None = None  # instead of lr_step: ÷ by lr_gamma every this many wall-clock minutes
-    weight_decay: float = 0.0
-    beta: float = 0.02  # smooth-L1 transition on normalised coords (1 ≈ 125 mm: see README "Training")
-    augment: bool = True
-    channels: int = 128
-    fusion_channels: int = 256
-    cube: float = 250.0
-    fold: int | None = None  # msra only: leave-one-subject-out fold, the held-out subject P<fold>
-    input_size: int = 128  # crop side; the paper's 128 (smaller only for quick experiments and tests)
-    bf16: bool = False  # CPU: bfloat16 autocast (AMX). CUDA always uses fp16 AMP.
-    channels_last: bool = True
-    device: str = "auto"
-    threads: int | None = None
-    seed: int = 0
-    eval_every: int = 0  # steps between held-out evaluations; 0: once per epoch
-    max_steps: int | None = None
-    max_minutes: float | None = None  # wall-clock budget: stop, evaluate, keep the best
-    resume: bool = False
-    progress: bool = True
+    out: str = _opt("runs/train", "output folder: checkpoints, logs, resume state")
+    dataset: str = _opt("synthetic", "registered dataset name: synthetic, nyu, icvl, msra")
+    root: str | None = _opt(None, "dataset folder; for synthetic the render cache (default: <out>/cache)")
+    layout: str = _opt("nyu", "synthetic only: joint layout (nyu, icvl, msra)")
+    camera: str = _opt("icvl", "synthetic only: camera preset")
+    train_size: int | None = _opt(None, "synthetic only: training frames (default: the dataset's, 16000)")
+    val_size: int | None = _opt(None, "held-out frames evaluated during training (default: the dataset's)")
+    render_workers: int = _opt(1, "processes rendering synthetic frames")
+    epochs: int = _opt(100, "epochs planned (the schedule spans them unless --max-steps/--max-minutes end sooner)")
+    batch_size: int = _opt(32, "global batch size, divided among DDP processes")
+    lr: float = _opt(1e-3, "peak learning rate (Adam)")
+    schedule: str = _opt("cosine", f"learning-rate decay over the planned run: {', '.join(SCHEDULES)}")
+    warmup: float = _opt(0.0, "fraction of the planned run spent warming the rate up linearly from 0")
+    lr_floor: float = _opt(0.0, "learning rate at the end of a cosine or linear schedule")
+    lr_step: int = _opt(30, "step schedule: epochs between decays (a fraction lr_step/epochs of the run)")
+    lr_gamma: float = _opt(0.1, "step schedule: factor per decay")
+    weight_decay: float = _opt(0.0, "Adam weight decay")
+    beta: float = _opt(0.02, "smooth-L1 transition on normalised coordinates (1 ≈ 125 mm)")
+    augment: bool = _opt(True, "the paper's online augmentation: shift ±10 px, scale 0.9-1.1, rotation ±15°")
+    center: str = _opt("com", "crop centre while training: com (depth centre of mass, as a single-pass "
+                              "inference) or palm (true palm + jitter, mixed with com crops)")
+    jitter_mm: float = _opt(4.5, "palm centre: Gaussian centre error per axis (mm), the second pass's error")
+    com_fraction: float = _opt(0.5, "palm centre: share of samples cut at the centre of mass (first pass)")
+    scenes: int = _opt(0, "palm centre: rendered scenes (arm to torso, border, artefacts, desk, two hands) whose "
+                          "hands join the palm crops, left hands mirrored (0: none)")
+    channels: int = _opt(128, "feature channels per block (the paper's 128)")
+    fusion_channels: int = _opt(256, "width of the fusion module's 1x1 transforms")
+    cube: float = _opt(250.0, "crop cube side (mm)")
+    fold: int | None = _opt(None, "msra only: leave-one-subject-out fold, the held-out subject P<fold>")
+    input_size: int = _opt(128, "crop side in pixels (the paper's 128)")
+    init: str | None = _opt(None, "warm start: checkpoint folder whose weights the run starts from")
+    bf16: bool | None = _opt(None, "CPU bfloat16 autocast; default: measured, on where faster (CUDA uses fp16 AMP)")
+    channels_last: bool = _opt(True, "channels-last memory format")
+    device: str = _opt("auto", "auto, cpu, cuda or cuda:N")
+    threads: int = _opt(0, "torch threads per process; 0: measured (1 unless more is ≥1.2x faster)")
+    seed: int = _opt(0, "random seed (sampling, augmentation, initialisation)")
+    eval_every: int = _opt(0, "steps between held-out evaluations and checkpoints; 0: once per epoch")
+    checkpoint_minutes: float | None = _opt(None, "also evaluate and checkpoint at least this often (minutes)")
+    max_steps: int | None = _opt(None, "stop after this many steps (the schedule ends there)")
+    max_minutes: float | None = _opt(None, "wall-clock budget over all sessions of the run (the schedule ends there)")
+    resume: bool = _opt(False, "continue the run in --out from its resume state")
+    progress: bool = _opt(True, "progress bar on stderr")
 
     def __post_init__(self):
         for name in ("epochs", "batch_size", "lr_step", "channels"):
@@ -74,74 +97,26 @@ class TrainConfig:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
         if not self.lr > 0 or not self.beta > 0:
             raise ValueError(f"lr and beta must be positive, got lr={self.lr}, beta={self.beta}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.center not in ("com", "palm"):
+            raise ValueError(f"center must be 'com' or 'palm', got {self.center!r}")
+        if not 0.0 <= self.com_fraction <= 1.0 or self.jitter_mm < 0:
+            raise ValueError(f"need 0 ≤ com_fraction ≤ 1 and jitter_mm ≥ 0, got {self.com_fraction}, {self.jitter_mm}")
+        if self.scenes < 0 or (self.scenes and self.center != "palm"):
+            raise ValueError(f"scenes must be ≥ 0 and needs --center palm, got scenes={self.scenes}, "
+                             f"center={self.center!r}")
+        if self.threads < 0:
+            raise ValueError(f"threads must be ≥ 0 (0: measured), got {self.threads}")
 
 
-# ------------------------------------------------------------------------------------------ resume state
-def save_resume(directory: Path, optimizer: torch.optim.Optimizer, state: dict) -> None:
-    """resume.safetensors: optimizer tensors as state.<param>.<name>; resume.json: param groups + `state`."""
-    from safetensors.torch import save_file
-
-    opt = optimizer.state_dict()
-    tensors, scalars = {}, {}
-    for pid, st in opt["state"].items():
-        for k, v in st.items():
-            if isinstance(v, torch.Tensor):
-                tensors[f"state.{pid}.{k}"] = v.detach().contiguous().cpu()
-            else:
-                scalars[f"{pid}.{k}"] = v
-    save_file(tensors, str(directory / "resume.safetensors.tmp"))
-    meta = {"param_groups": opt["param_groups"], "scalars": scalars, **state}
-    (directory / "resume.json.tmp").write_text(json.dumps(meta, indent=1))
-    os.replace(directory / "resume.safetensors.tmp", directory / "resume.safetensors")
-    os.replace(directory / "resume.json.tmp", directory / "resume.json")
-
-
-def load_resume(directory: Path, optimizer: torch.optim.Optimizer) -> dict:
-    """Restore the optimizer from save_resume's files; returns the saved training state (step, epoch, ...)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    tpath, jpath = directory / "resume.safetensors", directory / "resume.json"
-    try:
-        meta = json.loads(jpath.read_text())
-        tensors = load_file(str(tpath))
-    except (OSError, ValueError, SafetensorError) as e:
-        raise CheckpointError(f"{directory}: unreadable resume state ({e})") from None
-    state: dict = {}
-    for key, v in tensors.items():
-        _, pid, name = key.split(".", 2)
-        state.setdefault(int(pid), {})[name] = v
-    for key, v in meta.pop("scalars").items():
-        pid, name = key.split(".", 1)
-        state.setdefault(int(pid), {})[name] = v
-    try:
-        optimizer.load_state_dict({"state": state, "param_groups": meta.pop("param_groups")})
-    except (ValueError, KeyError) as e:
-        raise CheckpointError(f"{jpath}: optimizer state does not match the model ({e})") from None
-    return meta
-
-
-# ------------------------------------------------------------------------------------------------ train
+# --------------------------------------------------------------------------------------------- set-up
 def _dist() -> tuple[int, int, int]:
     """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) when not distributed."""
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
 
 
-def _lr(cfg: TrainConfig, epoch: int, seconds: float) -> float:
-    """Step decay by epochs (the paper), or by wall-clock time for a time-budgeted run on a shared machine."""
-    if cfg.lr_step_minutes:
-        return cfg.lr * cfg.lr_gamma ** int(seconds // (60 * cfg.lr_step_minutes))
-    return cfg.lr * cfg.lr_gamma ** (epoch // cfg.lr_step)
-
-
-def _held_out_mm(model: LatentFusion, data, device, dtype) -> float:
-    p = predict(model, data, 64, device, dtype)
-    return float(joint_errors(p["xyz"], p["true_xyz"]).mean())
-
-
-def train(cfg: TrainConfig) -> dict:
-    """Train per `cfg`. Returns {'best_val_mm', 'initial_val_mm', 'steps', 'out'} (rank 0's view)."""
-    rank, world, local_rank = _dist()
+def _device(cfg: TrainConfig, local_rank: int, world: int) -> torch.device:
     if world > 1 and not torch.distributed.is_initialized():
         backend = "nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo"
         torch.distributed.init_process_group(backend)
@@ -151,147 +126,289 @@ def train(cfg: TrainConfig) -> dict:
         device = torch.device(cfg.device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    out = Path(cfg.out)
-    main_proc = rank == 0
-    if main_proc:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    return device
 
-    pre = PreprocessConfig(cube=(cfg.cube,) * 3, size=cfg.input_size)
-    # the paper's ±10 px is on a 128-pixel crop: keep the same fraction of the crop at other sizes
-    aug = AugmentConfig(shift_px=AugmentConfig().shift_px * cfg.input_size / 128)
+
+def _speed_choices(cfg: TrainConfig, mcfg: ModelConfig, device: torch.device, world: int) -> dict:
+    """Threads and precision for this run: given ones are kept, the others measured (CPU only)."""
+    if device.type == "cuda":
+        return {"threads": cfg.threads or None, "bf16": False}
+    per_proc = max(1, cfg.batch_size // world)
+    threads = cfg.threads
+    measured: dict = {}
+    if not threads:
+        cores = max(1, (os.cpu_count() or 1) // world)
+        measured["threads"] = choose_threads(mcfg, per_proc, torch.bfloat16 if cfg.bf16 else None,
+                                             sorted({1, cores}))
+        threads = measured["threads"]["threads"]
+    torch.set_num_threads(threads)
+    bf16 = cfg.bf16
+    if bf16 is None:
+        measured["precision"] = choose_precision(mcfg, per_proc, threads)
+        bf16 = measured["precision"]["bf16"]
+    return {"threads": threads, "bf16": bool(bf16), "measured": measured}
+
+
+def _preprocess(cfg: TrainConfig) -> PreprocessConfig:
+    return PreprocessConfig(cube=(cfg.cube,) * 3, size=cfg.input_size)
+
+
+def _datasets(cfg: TrainConfig, pre: PreprocessConfig, root: str, main_proc: bool, world: int):
+    """(train set, val set, val depth frames or None). Rank 0 fills the render cache first."""
     opts = {} if cfg.dataset != "synthetic" else {"layout": cfg.layout, "camera": cfg.camera,
                                                    "workers": cfg.render_workers, "progress": cfg.progress and main_proc}
     if cfg.fold is not None:  # MSRA's leave-one-subject-out fold (lfsdk.data.msra); lfsdk-eval reads it back
         opts["fold"] = cfg.fold
-    # Rank 0 fills the render cache first; the others then read it.
     if world > 1 and not main_proc:
         torch.distributed.barrier()
-    train_set = make_dataset(cfg.dataset, "train", cfg.root, pre, **opts,
-                             **({"n": cfg.train_size} if cfg.train_size else {}))
-    val_set = make_dataset(cfg.dataset, "val", cfg.root, pre, **opts, **({"n": cfg.val_size} if cfg.val_size else {}))
+    val_set = make_dataset(cfg.dataset, "val", root, pre, **opts, **({"n": cfg.val_size} if cfg.val_size else {}))
+    if cfg.center == "palm":
+        train_set, val_depth = _palm_sets(cfg, pre, root, opts, val_set)
+    else:
+        train_set = make_dataset(cfg.dataset, "train", root, pre, **opts,
+                                 **({"n": cfg.train_size} if cfg.train_size else {}))
+        val_depth = None
     if world > 1 and main_proc:
         torch.distributed.barrier()
+    return train_set, val_set, val_depth
 
-    mcfg = ModelConfig(num_joints=train_set.num_joints, skeleton=cfg.layout if cfg.dataset == "synthetic" else cfg.dataset,
-                       cube_size=pre.cube, input_size=pre.size, channels=cfg.channels,
-                       fusion_channels=cfg.fusion_channels)
-    model = LatentFusion(mcfg).to(device)
-    if cfg.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    step, epoch0, best, history = 0, 0, math.inf, []
-    if cfg.resume:
-        if not (out / "resume.json").is_file():
-            raise CheckpointError(f"{out / 'resume.json'}: missing, nothing to resume")
-        model.load_state_dict(load_model(out / "last").state_dict())
-        meta = load_resume(out, optimizer)
-        step, epoch0, best, history = meta["step"], meta["epoch"], meta["best_val_mm"], meta["history"]
-    net = model
-    if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    cuda = device.type == "cuda"
-    amp_dtype = torch.float16 if cuda else (torch.bfloat16 if cfg.bf16 else None)
-    scaler = torch.amp.GradScaler("cuda", enabled=cuda)
+def _palm_sets(cfg: TrainConfig, pre: PreprocessConfig, root: str, opts: dict, val_set):
+    """Palm-centred training crops need the frames themselves: synthetic only."""
+    if cfg.dataset != "synthetic":
+        raise ValueError(f"--center palm needs the synthetic dataset (frames with a palm), got {cfg.dataset!r}")
+    cam = Camera.parse(cfg.camera)
+    frames = synthetic_frames(cfg.train_size or 16000, SYNTHETIC_SEEDS["train"], cam, cfg.layout, cache_dir=root,
+                              workers=opts["workers"], progress=opts["progress"])
+    train_set = PalmCropDataset(frames["depth"], frames["joints_uvd"], cam, pre, cfg.layout)
+    if cfg.scenes:
+        scenes = scene_hand_frames(cfg.scenes, cam, cfg.layout, cache_dir=root)
+        train_set.add_palm_crops(*scene_palm_crops(scenes, cam, pre, cfg.layout))
+    val = synthetic_frames(cfg.val_size or 500, SYNTHETIC_SEEDS["val"], cam, cfg.layout, cache_dir=root)
+    return train_set, torch.as_tensor(val["depth"])[val_set.kept]
+
+
+def _model(cfg: TrainConfig, train_set, pre: PreprocessConfig, device: torch.device) -> LatentFusion:
+    skeleton = cfg.layout if cfg.dataset == "synthetic" else cfg.dataset
+    mcfg = ModelConfig(num_joints=train_set.num_joints, skeleton=skeleton, cube_size=pre.cube, input_size=pre.size,
+                       channels=cfg.channels, fusion_channels=cfg.fusion_channels)
+    model = LatentFusion(mcfg)
+    if cfg.init and not cfg.resume:
+        init = load_model(cfg.init)
+        mismatch = {k: (getattr(init.config, k), getattr(mcfg, k)) for k in
+                    ("num_joints", "input_size", "channels", "fusion_channels", "cube_size")
+                    if getattr(init.config, k) != getattr(mcfg, k)}
+        if mismatch:
+            raise ValueError(f"--init {cfg.init}: checkpoint does not match the run (checkpoint, run): {mismatch}")
+        model.load_state_dict(init.state_dict())
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if cfg.channels_last else model
+
+
+def _restore(cfg: TrainConfig, out: Path, model: LatentFusion, optimizer, gen: torch.Generator) -> RunState:
+    if not cfg.resume:
+        return RunState()
+    if not (out / "resume.json").is_file():
+        raise CheckpointError(f"{out / 'resume.json'}: missing, nothing to resume")
+    model.load_state_dict(load_model(out / "last").state_dict())
+    meta, tensors = load_resume(out, optimizer)
+    if "generator" in tensors:
+        gen.set_state(tensors["generator"])
+    return RunState(step=meta["step"], epoch=meta["epoch"], samples=meta.get("samples", 0), best=meta["best_val_mm"],
+                seconds=meta.get("seconds", 0.0), history=meta["history"])
+
+
+def _loader(cfg: TrainConfig, train_set, rank: int, world: int, gen: torch.Generator):
     per_proc = max(1, cfg.batch_size // world)
-    gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
-    sampler = (DistributedSampler(train_set, world, rank, shuffle=True, seed=cfg.seed, drop_last=True) if world > 1
-               else RandomSampler(train_set, generator=gen))
-    loader = DataLoader(train_set, batch_size=per_proc, sampler=sampler, drop_last=True, num_workers=0)
-    steps_per_epoch = len(loader)
-    eval_every = cfg.eval_every or steps_per_epoch
-    extra = {"preprocess": pre.to_dict(), "dataset": cfg.dataset, "camera": cfg.camera, "train": asdict(cfg),
-             "world_size": world}
-    t0 = time.time()
-    initial = _held_out_mm(model, val_set, device, amp_dtype) if main_proc and not cfg.resume else None
-    if initial is not None:
-        history.append({"step": 0, "epoch": 0, "loss": None, "val_mm": initial, "lr": cfg.lr, "seconds": 0.0})
-        with open(out / "log.jsonl", "a") as f:
-            f.write(json.dumps(history[-1]) + "\n")
-    last_loss, stop = float("nan"), False
-    bar = None
-    if main_proc and cfg.progress:
-        from tqdm import tqdm
-        total = min(cfg.epochs * steps_per_epoch, cfg.max_steps or 1 << 60)
-        bar = tqdm(total=total, initial=step, unit="step", dynamic_ncols=True, file=sys.stderr)
+    if world > 1:
+        sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=cfg.seed, drop_last=True)
+    elif isinstance(train_set, PalmCropDataset):
+        sampler = mixed_sampler(train_set, cfg.com_fraction, gen)
+    else:
+        sampler = RandomSampler(train_set, generator=gen)
+    return DataLoader(train_set, batch_size=per_proc, sampler=sampler, drop_last=True, num_workers=0), sampler
 
-    def checkpoint(epoch: int) -> None:
-        nonlocal best
-        val = _held_out_mm(model, val_set, device, amp_dtype)
-        rec = {"step": step, "epoch": epoch, "loss": last_loss, "val_mm": val, "lr": optimizer.param_groups[0]["lr"],
-               "seconds": round(time.time() - t0, 1)}
-        history.append(rec)
-        with open(out / "log.jsonl", "a") as f:
-            f.write(json.dumps(rec) + "\n")
-        if val < best:
-            best = val
-            save_checkpoint(model, out / "best", **extra, step=step, epoch=epoch, val_mm=val)
-        save_checkpoint(model, out / "last", **extra, step=step, epoch=epoch, val_mm=val)
-        save_resume(out, optimizer, {"step": step, "epoch": epoch, "best_val_mm": best, "history": history})
-        if bar is not None:
-            bar.set_postfix(loss=f"{last_loss:.4f}", val_mm=f"{val:.2f}", best=f"{best:.2f}")
 
-    for epoch in range(epoch0, cfg.epochs):
+# ------------------------------------------------------------------------------------------- one step
+def _batch(cfg: TrainConfig, x, y, meta, gen: torch.Generator, cube) -> tuple[torch.Tensor, torch.Tensor]:
+    """Augmentation (and, on palm crops, the centre jitter in place of the paper's uniform shift)."""
+    size = x.shape[-1]
+    params = sample_params(len(x), AugmentConfig(shift_px=AugmentConfig().shift_px * size / 128), gen)
+    palm = meta.get("palm")
+    delta = None
+    if palm is not None and bool(palm.any()):
+        delta = sample_jitter(len(x), cfg.jitter_mm, gen) * palm[:, None]
+        params[:, :2] = torch.where(palm[:, None], jitter_shift_px(delta, cube, size), params[:, :2])
+    if cfg.augment:
+        x, y = augment_batch(x, y, params)
+    elif delta is not None:
+        x, y = augment_batch(x, y, torch.cat((params[:, :2] * palm[:, None], torch.ones(len(x), 1),
+                                              torch.zeros(len(x), 1)), dim=1))
+    if delta is not None:
+        x, y = jitter_palm_batch(x, y, delta, cube)
+    return x, y
+
+
+def _step(net, optimizer, scaler, x, y, cfg: TrainConfig, device, amp_dtype, step: int) -> float:
+    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+        output = net(x)
+    loss = latent_fusion_loss(output, y, beta=cfg.beta).total
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"loss became {loss.item()} at step {step}: lower --lr or check the data")
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return loss.item()
+
+
+def _lr(cfg: TrainConfig, run: RunState, total_steps: int, elapsed: float) -> float:
+    p = progress(run.step, min(total_steps, cfg.max_steps or total_steps), elapsed,
+                 60 * cfg.max_minutes if cfg.max_minutes else None)
+    return lr_at(p, cfg.lr, cfg.schedule, cfg.warmup, cfg.lr_floor, every=cfg.lr_step / cfg.epochs, gamma=cfg.lr_gamma)
+
+
+def _extra(cfg: TrainConfig, pre: PreprocessConfig, choices: dict, world: int) -> dict:
+    """config.extra of every checkpoint: how crops were cut (the preprocess record) and the run."""
+    preprocess = pre.to_dict()
+    preprocess["center"] = cfg.center
+    if cfg.center == "palm":
+        preprocess.update(jitter_mm=cfg.jitter_mm, com_fraction=cfg.com_fraction, scenes=cfg.scenes,
+                          second_pass="palm")
+    return {"preprocess": preprocess, "dataset": cfg.dataset, "camera": cfg.camera, "train": asdict(cfg),
+            "world_size": world, "bf16": choices["bf16"], "threads": choices["threads"]}
+
+
+def _epochs(cfg: TrainConfig, run: RunState, loader, sampler, step_fn, record, stop_check) -> None:
+    """The training loop over epochs: `step_fn(x, y, meta, epoch)` trains one batch; `record(epoch)`
+    evaluates and checkpoints; `stop_check()` → (stop, checkpoint due)."""
+    for epoch in range(run.epoch, cfg.epochs):
+        run.epoch = epoch
         if isinstance(sampler, DistributedSampler):
             sampler.set_epoch(epoch)
-        net.train()
-        for x, y, _ in loader:
-            for g in optimizer.param_groups:
-                g["lr"] = _lr(cfg, epoch, time.time() - t0)
-            if cfg.augment:
-                x, y = augment_batch(x, y, sample_params(len(x), aug, gen))
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if cfg.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-                output = net(x)
-            loss = latent_fusion_loss(output, y, beta=cfg.beta).total
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss became {loss.item()} at step {step}: lower --lr or check the data")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            step += 1
-            last_loss = loss.item()
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{last_loss:.4f}", best=f"{best:.2f}" if best < math.inf else "-", epoch=epoch)
-            out_of_time = cfg.max_minutes is not None and time.time() - t0 > 60 * cfg.max_minutes
-            stop = out_of_time or (cfg.max_steps is not None and step >= cfg.max_steps)
-            if world > 1:  # every process must agree to stop, or DDP hangs in the next all-reduce
-                flag = torch.tensor([float(stop)], device=device)
-                torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
-                stop = bool(flag.item())
-            if main_proc and (step % eval_every == 0 or stop):
-                checkpoint(epoch)
+        for x, y, meta in loader:
+            step_fn(x, y, meta)
+            stop, due = stop_check()
+            if due or stop:
+                record()
             if stop:
-                break
-        if stop:
-            break
+                return
+    record()
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Train per `cfg`. Returns {'best_val_mm', 'initial_val_mm', 'steps', 'samples', 'out', 'history', 'speed'}
+    (rank 0's view)."""
+    rank, world, local_rank = _dist()
+    device = _device(cfg, local_rank, world)
+    torch.manual_seed(cfg.seed)
+    out, main_proc = Path(cfg.out), rank == 0
+    root = cfg.root if cfg.root is not None else str(out / "cache")
+    if main_proc:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+    pre = _preprocess(cfg)
+    train_set, val_set, val_depth = _datasets(cfg, pre, root, main_proc, world)
+    model = _model(cfg, train_set, pre, device)
+    choices = _speed_choices(cfg, model.config, device, world)
+    if main_proc:
+        (out / "speed.json").write_text(json.dumps(choices, indent=1) + "\n")
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
+    run = _restore(cfg, out, model, optimizer, gen)
+    net = model if world == 1 else torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None)
+    amp_dtype = torch.float16 if device.type == "cuda" else (torch.bfloat16 if choices["bf16"] else None)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    loader, sampler = _loader(cfg, train_set, rank, world, gen)
+    total_steps = cfg.epochs * len(loader)
+    rec = Recorder(out, model, val_set, val_depth, cfg.layout, device, amp_dtype, _extra(cfg, pre, choices, world))
+    t0, initial, last = time.time(), None, {"loss": float("nan"), "lr": cfg.lr, "t": time.time()}
+    elapsed = lambda: run.seconds + time.time() - t0
+    if main_proc and not cfg.resume:
+        initial = rec.record(run, None, _lr(cfg, run, total_steps, 0.0), 0.0, optimizer, gen)["val_mm"]
+    bar = _bar(cfg, main_proc, total_steps, run.step)
+
+    def step_fn(x, y, meta):
+        last["lr"] = _lr(cfg, run, total_steps, elapsed())
+        for g in optimizer.param_groups:
+            g["lr"] = last["lr"]
+        x, y = _batch(cfg, x, y, meta, gen, pre.cube)
+        last["loss"] = _step(net, optimizer, scaler, x, y, cfg, device, amp_dtype, run.step)
+        run.step += 1
+        run.samples += cfg.batch_size
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{last['loss']:.4f}", best=f"{run.best:.2f}", lr=f"{last['lr']:.2e}")
+
+    def stop_check():
+        stop = interrupted.is_set() or (cfg.max_minutes is not None and elapsed() > 60 * cfg.max_minutes) or \
+               (cfg.max_steps is not None and run.step >= cfg.max_steps) or run.step >= total_steps
+        if world > 1:  # every process must agree to stop, or DDP hangs in the next all-reduce
+            flag = torch.tensor([float(stop)], device=device)
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MAX)
+            stop = bool(flag.item())
+        due = run.step % (cfg.eval_every or len(loader)) == 0 or (
+            cfg.checkpoint_minutes is not None and time.time() - last["t"] > 60 * cfg.checkpoint_minutes)
+        return stop, due and main_proc
+
+    def record():
+        if main_proc and (not run.history or run.history[-1]["step"] != run.step):
+            rec.record(run, last["loss"], last["lr"], elapsed(), optimizer, gen)
+            last["t"] = time.time()
+
+    with _stop_on_signals() as interrupted:
+        _epochs(cfg, run, loader, sampler, step_fn, record, stop_check)
     if bar is not None:
         bar.close()
     if world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-    return {"best_val_mm": best, "initial_val_mm": initial, "steps": step, "out": str(out), "history": history}
+    return {"best_val_mm": run.best, "initial_val_mm": initial, "steps": run.step, "samples": run.samples,
+            "out": str(out), "history": run.history, "speed": choices}
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """While training, SIGTERM/SIGINT set the yielded event: the run finishes its step, evaluates, checkpoints
+    and returns (so `kill PID` stops a background run cleanly and `--resume` continues it)."""
+    event = threading.Event()
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            saved[sig] = signal.signal(sig, lambda *_: event.set())
+    try:
+        yield event
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _bar(cfg: TrainConfig, main_proc: bool, total: int, initial: int):
+    if not (main_proc and cfg.progress):
+        return None
+    from tqdm import tqdm
+    return tqdm(total=min(total, cfg.max_steps or total), initial=initial, unit="step", dynamic_ncols=True,
+                file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------------------------------- CLI
+_TYPES = {"int": int, "float": float, "str": str, "int | None": int, "float | None": float, "str | None": str}
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lfsdk-train", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool",):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default)
+        help_text = f.metadata["help"] + ("" if "default" in f.metadata["help"] else f" (default: {f.default})")
+        if f.type in ("bool", "bool | None"):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=f.default, help=help_text)
         else:
-            conv = {"int": int, "float": float, "int | None": int, "float | None": float}.get(f.type, str)
-            p.add_argument(flag, type=conv, default=f.default, metavar=f.name.upper())
+            p.add_argument(flag, type=_TYPES[f.type], default=f.default, metavar=f.name.upper(), help=help_text)
     return p
 
 

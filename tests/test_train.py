@@ -57,7 +57,8 @@ def test_resume_continues_from_the_saved_step(tmp_path, cache):
     r = train(TrainConfig(max_steps=5, resume=True, **base))
     assert r["steps"] == 5
     opt = torch.optim.Adam(load_model(out / "last").parameters())
-    state = load_resume(out, opt)
+    state, tensors = load_resume(out, opt)
+    assert tensors["generator"].dtype == torch.uint8  # the sampler's random state travels too
     assert state["step"] == 5
     assert int(opt.state_dict()["state"][0]["step"]) == 5  # Adam's own counter came back from safetensors
     assert not any(p.suffix in (".pt", ".pth", ".pkl") for p in out.rglob("*"))
