@@ -14,6 +14,7 @@ import sys
 from types import ModuleType
 
 from .commands import demo, estimate, info, track
+from .commands.common import run_reporting_errors
 from .depth_io import read_depth_file
 from .commands.demo import montage
 from .serving import cli as serve
@@ -36,11 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args._run(args)
-    except (ValueError, OSError, RuntimeError) as e:  # InputError, BackendUnavailable, CheckpointError, files
-        print(f"lfsdk {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)
-        return 2
+    return run_reporting_errors(f"lfsdk {args.command}", args._run, args)
 
 
 if __name__ == "__main__":

@@ -21,93 +21,27 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, RandomSampler
 
 from lfsdk.data.augment import AugmentConfig, augment_batch, sample_params
-from lfsdk.data.dataset import SYNTHETIC_SEEDS, PreprocessConfig, make_dataset, synthetic_frames
+from lfsdk.data.dataset import SYNTHETIC_SEEDS, make_dataset, synthetic_frames
 from lfsdk.data.palm import PalmCropDataset, jitter_palm_batch, jitter_shift_px, mixed_sampler, sample_jitter
 from lfsdk.data.scene_crops import scene_hand_frames, scene_palm_crops
 from lfsdk.geometry import Camera
 from lfsdk.model import LatentFusion, ModelConfig, latent_fusion_loss, load_model
 from lfsdk.model.checkpoint import CheckpointError
+from lfsdk.preprocess import PreprocessConfig
+from lfsdk.train_config import TrainConfig
 from lfsdk.train_record import Recorder, RunState
-from lfsdk.train_schedule import SCHEDULES, lr_at, progress
+from lfsdk.train_schedule import lr_at, progress
 from lfsdk.train_speed import choose_precision, choose_threads
 from lfsdk.train_state import load_resume, save_resume
 
 __all__ = ["TrainConfig", "train", "save_resume", "load_resume", "main"]
-
-
-def _opt(default, help: str):
-    return field(default=default, metadata={"help": help})
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    out: str = _opt("runs/train", "output folder: checkpoints, logs, resume state")
-    dataset: str = _opt("synthetic", "registered dataset name: synthetic, nyu, icvl, msra")
-    root: str | None = _opt(None, "dataset folder; for synthetic the render cache (default: <out>/cache)")
-    layout: str = _opt("nyu", "synthetic only: joint layout (nyu, icvl, msra)")
-    camera: str = _opt("icvl", "synthetic only: camera preset")
-    train_size: int | None = _opt(None, "synthetic only: training frames (default: the dataset's, 16000)")
-    val_size: int | None = _opt(None, "held-out frames evaluated during training (default: the dataset's)")
-    render_workers: int = _opt(1, "processes rendering synthetic frames")
-    epochs: int = _opt(100, "epochs planned (the schedule spans them unless --max-steps/--max-minutes end sooner)")
-    batch_size: int = _opt(32, "global batch size, divided among DDP processes")
-    lr: float = _opt(1e-3, "peak learning rate (Adam)")
-    schedule: str = _opt("cosine", f"learning-rate decay over the planned run: {', '.join(SCHEDULES)}")
-    warmup: float = _opt(0.0, "fraction of the planned run spent warming the rate up linearly from 0")
-    lr_floor: float = _opt(0.0, "learning rate at the end of a cosine or linear schedule")
-    lr_step: int = _opt(30, "step schedule: epochs between decays (a fraction lr_step/epochs of the run)")
-    lr_gamma: float = _opt(0.1, "step schedule: factor per decay")
-    weight_decay: float = _opt(0.0, "Adam weight decay")
-    beta: float = _opt(0.02, "smooth-L1 transition on normalised coordinates (1 ≈ 125 mm)")
-    augment: bool = _opt(True, "the paper's online augmentation: shift ±10 px, scale 0.9-1.1, rotation ±15°")
-    center: str = _opt("com", "crop centre while training: com (depth centre of mass, as a single-pass "
-                              "inference) or palm (true palm + jitter, mixed with com crops)")
-    jitter_mm: float = _opt(4.5, "palm centre: Gaussian centre error per axis (mm), the second pass's error")
-    com_fraction: float = _opt(0.5, "palm centre: share of samples cut at the centre of mass (first pass)")
-    scenes: int = _opt(0, "palm centre: rendered scenes (arm to torso, border, artefacts, desk, two hands) whose "
-                          "hands join the palm crops, left hands mirrored (0: none)")
-    channels: int = _opt(128, "feature channels per block (the paper's 128)")
-    fusion_channels: int = _opt(256, "width of the fusion module's 1x1 transforms")
-    cube: float = _opt(250.0, "crop cube side (mm)")
-    fold: int | None = _opt(None, "msra only: leave-one-subject-out fold, the held-out subject P<fold>")
-    input_size: int = _opt(128, "crop side in pixels (the paper's 128)")
-    init: str | None = _opt(None, "warm start: checkpoint folder whose weights the run starts from")
-    bf16: bool | None = _opt(None, "CPU bfloat16 autocast; default: measured, on where faster (CUDA uses fp16 AMP)")
-    channels_last: bool = _opt(True, "channels-last memory format")
-    device: str = _opt("auto", "auto, cpu, cuda or cuda:N")
-    threads: int = _opt(0, "torch threads per process; 0: measured (1 unless more is ≥1.2x faster)")
-    seed: int = _opt(0, "random seed (sampling, augmentation, initialisation)")
-    eval_every: int = _opt(0, "steps between held-out evaluations and checkpoints; 0: once per epoch")
-    checkpoint_minutes: float | None = _opt(None, "also evaluate and checkpoint at least this often (minutes)")
-    max_steps: int | None = _opt(None, "stop after this many steps (the schedule ends there)")
-    max_minutes: float | None = _opt(None, "wall-clock budget over all sessions of the run (the schedule ends there)")
-    resume: bool = _opt(False, "continue the run in --out from its resume state")
-    progress: bool = _opt(True, "progress bar on stderr")
-
-    def __post_init__(self):
-        for name in ("epochs", "batch_size", "lr_step", "channels"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
-        if not self.lr > 0 or not self.beta > 0:
-            raise ValueError(f"lr and beta must be positive, got lr={self.lr}, beta={self.beta}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.center not in ("com", "palm"):
-            raise ValueError(f"center must be 'com' or 'palm', got {self.center!r}")
-        if not 0.0 <= self.com_fraction <= 1.0 or self.jitter_mm < 0:
-            raise ValueError(f"need 0 ≤ com_fraction ≤ 1 and jitter_mm ≥ 0, got {self.com_fraction}, {self.jitter_mm}")
-        if self.scenes < 0 or (self.scenes and self.center != "palm"):
-            raise ValueError(f"scenes must be ≥ 0 and needs --center palm, got scenes={self.scenes}, "
-                             f"center={self.center!r}")
-        if self.threads < 0:
-            raise ValueError(f"threads must be ≥ 0 (0: measured), got {self.threads}")
 
 
 # --------------------------------------------------------------------------------------------- set-up
@@ -272,14 +206,13 @@ def _lr(cfg: TrainConfig, run: RunState, total_steps: int, elapsed: float) -> fl
 
 
 def _extra(cfg: TrainConfig, pre: PreprocessConfig, choices: dict, world: int) -> dict:
-    """config.extra of every checkpoint: how crops were cut (the preprocess record) and the run."""
-    preprocess = pre.to_dict()
-    preprocess["center"] = cfg.center
+    """config.extra of every checkpoint: how inference must cut crops (the PreprocessConfig the estimator reads
+    back), where the training crops were centred, and the run."""
+    centring = {"center": cfg.center}
     if cfg.center == "palm":
-        preprocess.update(jitter_mm=cfg.jitter_mm, com_fraction=cfg.com_fraction, scenes=cfg.scenes,
-                          second_pass="palm")
-    return {"preprocess": preprocess, "dataset": cfg.dataset, "camera": cfg.camera, "train": asdict(cfg),
-            "world_size": world, "bf16": choices["bf16"], "threads": choices["threads"]}
+        centring.update(jitter_mm=cfg.jitter_mm, com_fraction=cfg.com_fraction, scenes=cfg.scenes)
+    return {"preprocess": pre.to_dict(), "train_crops": centring, "dataset": cfg.dataset, "camera": cfg.camera,
+            "train": asdict(cfg), "world_size": world, "bf16": choices["bf16"], "threads": choices["threads"]}
 
 
 def _epochs(cfg: TrainConfig, run: RunState, loader, sampler, step_fn, record, stop_check) -> None:
@@ -308,21 +241,19 @@ def train(cfg: TrainConfig) -> dict:
     out, main_proc = Path(cfg.out), rank == 0
     root = cfg.root if cfg.root is not None else str(out / "cache")
     if main_proc:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "train_config.json").write_text(json.dumps(asdict(cfg), indent=2) + "\n")
+        _write_json(out / "train_config.json", asdict(cfg), indent=2)
     pre = _preprocess(cfg)
     train_set, val_set, val_depth = _datasets(cfg, pre, root, main_proc, world)
     model = _model(cfg, train_set, pre, device)
     choices = _speed_choices(cfg, model.config, device, world)
     if main_proc:
-        (out / "speed.json").write_text(json.dumps(choices, indent=1) + "\n")
+        _write_json(out / "speed.json", choices)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
     run = _restore(cfg, out, model, optimizer, gen)
     net = model if world == 1 else torch.nn.parallel.DistributedDataParallel(
         model, device_ids=[device.index] if device.type == "cuda" else None)
-    amp_dtype = torch.float16 if device.type == "cuda" else (torch.bfloat16 if choices["bf16"] else None)
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    amp_dtype, scaler = _amp(device, choices["bf16"])
     loader, sampler = _loader(cfg, train_set, rank, world, gen)
     total_steps = cfg.epochs * len(loader)
     rec = Recorder(out, model, val_set, val_depth, cfg.layout, device, amp_dtype, _extra(cfg, pre, choices, world))
@@ -333,16 +264,12 @@ def train(cfg: TrainConfig) -> dict:
     bar = _bar(cfg, main_proc, total_steps, run.step)
 
     def step_fn(x, y, meta):
-        last["lr"] = _lr(cfg, run, total_steps, elapsed())
-        for g in optimizer.param_groups:
-            g["lr"] = last["lr"]
+        last["lr"] = _set_lr(optimizer, _lr(cfg, run, total_steps, elapsed()))
         x, y = _batch(cfg, x, y, meta, gen, pre.cube)
         last["loss"] = _step(net, optimizer, scaler, x, y, cfg, device, amp_dtype, run.step)
         run.step += 1
         run.samples += cfg.batch_size
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(loss=f"{last['loss']:.4f}", best=f"{run.best:.2f}", lr=f"{last['lr']:.2e}")
+        _bar_update(bar, last, run.best)
 
     def stop_check():
         stop = interrupted.is_set() or (cfg.max_minutes is not None and elapsed() > 60 * cfg.max_minutes) or \
@@ -362,13 +289,40 @@ def train(cfg: TrainConfig) -> dict:
 
     with _stop_on_signals() as interrupted:
         _epochs(cfg, run, loader, sampler, step_fn, record, stop_check)
+    _teardown(bar, world)
+    return {"best_val_mm": run.best, "initial_val_mm": initial, "steps": run.step, "samples": run.samples,
+            "out": str(out), "history": run.history, "speed": choices}
+
+
+def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> float:
+    for g in optimizer.param_groups:
+        g["lr"] = lr
+    return lr
+
+
+def _write_json(path: Path, obj, indent: int = 1) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=indent) + "\n")
+
+
+def _amp(device: torch.device, bf16: bool):
+    """(autocast dtype or None, GradScaler): fp16 AMP on CUDA, bf16 autocast on a CPU where it is faster."""
+    amp_dtype = torch.float16 if device.type == "cuda" else (torch.bfloat16 if bf16 else None)
+    return amp_dtype, torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+
+
+def _bar_update(bar, last: dict, best: float) -> None:
+    if bar is not None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{last['loss']:.4f}", best=f"{best:.2f}", lr=f"{last['lr']:.2e}")
+
+
+def _teardown(bar, world: int) -> None:
     if bar is not None:
         bar.close()
     if world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
-    return {"best_val_mm": run.best, "initial_val_mm": initial, "steps": run.step, "samples": run.samples,
-            "out": str(out), "history": run.history, "speed": choices}
 
 
 @contextlib.contextmanager

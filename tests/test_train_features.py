@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from lfsdk.data.dataset import PreprocessConfig, synthetic_frames
+from lfsdk.data.dataset import synthetic_frames
 from lfsdk.data.palm import (PalmCropDataset, jitter_palm_batch, jitter_shift_px, mixed_sampler, palm_weights)
 from lfsdk.data.augment import augment_batch
-from lfsdk.data.skeletons import get_skeleton
+from lfsdk.preprocess import PreprocessConfig
+from lfsdk.skeletons import get_skeleton
 from lfsdk.geometry import Camera, uvd_to_cube
 from lfsdk.model import load_model
 from lfsdk.train import TrainConfig, _parser, main, train
@@ -100,9 +101,9 @@ def test_palm_run_records_its_crops_and_resumes_with_the_same_sampler_state(tmp_
                       **base))
     out = tmp_path / "run"
     cfg = load_model(out / "last").config.extra
-    assert cfg["preprocess"]["center"] == "palm" and cfg["preprocess"]["jitter_mm"] == 4.5
-    assert cfg["preprocess"]["scenes"] == 5 and list((tmp_path / "cache").glob("scenes-*.npz"))
-    assert cfg["preprocess"]["band"] == 150.0  # PreprocessConfig's fields are kept
+    assert cfg["train_crops"] == {"center": "palm", "jitter_mm": 4.5, "com_fraction": 0.5, "scenes": 5}
+    assert list((tmp_path / "cache").glob("scenes-*.npz"))
+    assert cfg["preprocess"] == PreprocessConfig().to_dict()  # inference crops as the estimator reads them back
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [0, 1, 2] and all("val_two_pass_mm" in r for r in log)
     assert all(r["samples_per_s"] > 0 for r in log[1:]) and log[-1]["samples"] == 16

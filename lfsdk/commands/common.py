@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Iterator
 
 import numpy as np
@@ -12,7 +13,7 @@ from ..depth_io import DEPTH_SUFFIXES, read_depth_file
 from ..estimator import HandPoseEstimator
 from ..skeletons import get_skeleton
 
-__all__ = ["DEPTH_SUFFIXES", "read_depth_file", "frames", "add_backend_arguments", "make_estimator", "joint_names"]
+__all__ = ["run_reporting_errors", "DEPTH_SUFFIXES", "read_depth_file", "frames", "add_backend_arguments", "make_estimator", "joint_names"]
 
 def frames(files: list[str]) -> Iterator[tuple[str, int, np.ndarray]]:
     """(file, index within the file, (H, W) frame) for every frame of every file, read one file at a time."""
@@ -50,3 +51,13 @@ def joint_names(skeleton: str, m: int) -> list[str]:
     except ValueError:
         sk = None
     return list(sk.names) if sk is not None and sk.num_joints == m else [f"joint{j}" for j in range(m)]
+
+
+def run_reporting_errors(prog: str, run, args: argparse.Namespace) -> int:
+    """run(args), with every error a user can cause — bad input, a missing or unreadable file, a backend that
+    cannot run here — printed as one line after `prog` and exit status 2 instead of a traceback."""
+    try:
+        return run(args)
+    except (ValueError, OSError, RuntimeError) as e:  # InputError, BackendUnavailable, CheckpointError, files
+        print(f"{prog}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2

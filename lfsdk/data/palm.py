@@ -24,9 +24,8 @@ from torch.utils.data import Dataset, WeightedRandomSampler
 
 from lfsdk.geometry import Camera, uvd_to_cube
 from lfsdk.kernels import crop_resize_normalize, hand_center
-
-from .dataset import PreprocessConfig
-from .skeletons import HAND21_NAMES, get_skeleton
+from lfsdk.preprocess import PreprocessConfig
+from lfsdk.skeletons import HAND21_NAMES, get_skeleton
 
 __all__ = ["palm_weights", "palm_centers", "PalmCropDataset", "mixed_sampler", "sample_jitter",
            "jitter_palm_batch", "jitter_shift_px"]

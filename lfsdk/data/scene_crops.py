@@ -16,8 +16,8 @@ import torch
 
 from lfsdk.geometry import Camera, uvd_to_cube
 from lfsdk.kernels import crop_resize_normalize
+from lfsdk.preprocess import PreprocessConfig
 
-from .dataset import PreprocessConfig
 from .palm import palm_centers, palm_weights
 from .scenes import HAND_CLASSES, SCENE_SEEDS, render_scenes
 

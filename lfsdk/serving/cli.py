@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..commands.common import run_reporting_errors
 from .server import ServeConfig, serve
 
 __all__ = ["HELP", "add_arguments", "run", "main"]
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="lfsdk serve", description=HELP)
     add_arguments(parser)
-    return run(parser.parse_args(argv[1:] if argv[:1] == ["serve"] else argv))
+    return run_reporting_errors("lfsdk serve", run, parser.parse_args(argv[1:] if argv[:1] == ["serve"] else argv))
 
 
 if __name__ == "__main__":
