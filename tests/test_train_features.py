@@ -103,7 +103,7 @@ def test_palm_run_records_its_crops_and_resumes_with_the_same_sampler_state(tmp_
     cfg = load_model(out / "last").config.extra
     assert cfg["train_crops"] == {"center": "palm", "jitter_mm": 4.5, "com_fraction": 0.5, "scenes": 5}
     assert list((tmp_path / "cache").glob("scenes-*.npz"))
-    assert cfg["preprocess"] == PreprocessConfig().to_dict()  # inference crops as the estimator reads them back
+    assert cfg["preprocess"] == PreprocessConfig(size=base["input_size"]).to_dict()  # as the estimator reads it
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [0, 1, 2] and all("val_two_pass_mm" in r for r in log)
     assert all(r["samples_per_s"] > 0 for r in log[1:]) and log[-1]["samples"] == 16
