@@ -19,22 +19,9 @@
 set -u -o pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-dry=${LFSDK_GPU_DRY_RUN:-}
-for arg in "$@"; do
-  case $arg in
-    --dry-run) dry=1 ;;
-    *) echo "gpu.sh: unknown argument $arg (only --dry-run)" >&2; exit 2 ;;
-  esac
-done
-out=${OUT:-$repo/benchmarks/results/gpu-$(date -u +%Y%m%d-%H%M%S)}
-mkdir -p "$out" && out=$(cd "$out" && pwd) || { echo "gpu.sh: cannot write to $out" >&2; exit 2; }
-log=$out/gpu.log
-py=${PYTHON:-python3}
-work=$(mktemp -d)  # outside the repo and $OUT: the import site, the step record
-site=$work/site
-
 # shellcheck source=benchmarks/gpu_lib.sh
 . "$repo/benchmarks/gpu_lib.sh"
+setup_run gpu.sh "$repo/benchmarks/results/gpu-$(date -u +%Y%m%d-%H%M%S)" gpu.log "$@"
 
 say "gpu.sh $(date -u +%FT%TZ) repo=$repo out=$out dry_run=${dry:-0}" \
   "python=$($py -c 'import sys; print(sys.executable)' 2>&1)"

@@ -1,4 +1,26 @@
-# Shared by benchmarks/gpu.sh and benchmarks/gpu_train.sh (sourced, not run). Expects $repo, $log, $work.
+# Shared by benchmarks/gpu.sh and benchmarks/gpu_train.sh (sourced, not run). Expects $repo; setup_run sets
+# the rest.
+#
+# setup_run SCRIPT DEFAULT_OUT LOG_NAME ARGS...: parse --dry-run (or LFSDK_GPU_DRY_RUN=1), make $OUT (default
+# DEFAULT_OUT) and set dry, out, log, py and work (a temporary folder outside the repo and $OUT) and site.
+setup_run() {
+  local name=$1 default_out=$2 log_name=$3 arg
+  shift 3
+  dry=${LFSDK_GPU_DRY_RUN:-}
+  for arg in "$@"; do
+    case $arg in
+      --dry-run) dry=1 ;;
+      *) echo "$name: unknown argument $arg (only --dry-run)" >&2; exit 2 ;;
+    esac
+  done
+  out=${OUT:-$default_out}
+  mkdir -p "$out" && out=$(cd "$out" && pwd) || { echo "$name: cannot write to $out" >&2; exit 2; }
+  log=$out/$log_name
+  py=${PYTHON:-python3}
+  work=$(mktemp -d)
+  site=$work/site
+}
+
 #
 # lfsdk_site DIR: a folder to put first on PYTHONPATH that imports lfsdk the way setup.py installs it —
 # lfsdk from lfsdk/, lfsdk.export from export/, lfsdk.kernels from kernels/ — through links, so nothing is

@@ -12,24 +12,11 @@
 set -u -o pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-dry=${LFSDK_GPU_DRY_RUN:-}
-for arg in "$@"; do
-  case $arg in
-    --dry-run) dry=1 ;;
-    *) echo "gpu_train.sh: unknown argument $arg (only --dry-run)" >&2; exit 2 ;;
-  esac
-done
-out=${OUT:-$repo/runs/gpu-train-$(date -u +%Y%m%d-%H%M%S)}
-mkdir -p "$out" && out=$(cd "$out" && pwd) || { echo "gpu_train.sh: cannot write to $out" >&2; exit 2; }
-log=$out/gpu-train.log
-py=${PYTHON:-python3}
-minutes=${MINUTES:-5}
-work=$(mktemp -d)  # outside the repo and $OUT: the import site, the run folder, the render cache
-site=$work/site
-run=$work/run
-
 # shellcheck source=benchmarks/gpu_lib.sh
 . "$repo/benchmarks/gpu_lib.sh"
+setup_run gpu_train.sh "$repo/runs/gpu-train-$(date -u +%Y%m%d-%H%M%S)" gpu-train.log "$@"
+minutes=${MINUTES:-5}
+run=$work/run
 
 say "gpu_train.sh $(date -u +%FT%TZ) repo=$repo out=$out dry_run=${dry:-0} minutes=$minutes"
 lfsdk_site "$site"
