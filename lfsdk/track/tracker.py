@@ -21,8 +21,10 @@ from scipy.optimize import linear_sum_assignment
 
 from ..geometry import Camera
 from .detector import Hand, HandDetector, uvd_to_xyz_np, xyz_to_uvd_np
-from .estimator_detector import EstimatorDetector, as_depth_frame
+from .estimator_detector import as_depth_frame
 from .filter import OneEuroParams, OneEuroState, one_euro_step
+from .find_hands_detector import FindHandsDetector
+from .handedness import SideVote
 from .stream import TrackFrame, track_frames
 
 __all__ = ["HandTracker", "TrackedHand", "DEFAULT_SMOOTHING"]
@@ -68,6 +70,7 @@ class _Track:
     age: int = 0
     missed_since: float | None = None
     smooth: tuple | None = None  # this track's One Euro row (x, dx, t)
+    side: SideVote = field(default_factory=SideVote)
 
     def predict(self, t: float) -> np.ndarray:
         return self.centre + self.velocity * (t - self.t)
@@ -75,6 +78,8 @@ class _Track:
 
 class HandTracker:
     """HandTracker(detector or HandPoseEstimator, camera=None, max_hands=2, ...).update(depth, t) → hands.
+
+    An estimator is tracked through FindHandsDetector; a hand's side is its track's running vote (SideVote).
 
     smoothing: OneEuroParams, or None for raw joints. camera: default intrinsics (else each update's, else
     the estimator's). velocity_blend: weight of the newest velocity in the constant-velocity model."""
@@ -84,8 +89,8 @@ class HandTracker:
                  gate_mm: float = 120.0, min_separation_mm: float = 60.0, keep_lost_s: float = 0.5,
                  velocity_blend: float = 0.5):
         if not isinstance(detector, HandDetector):
-            if hasattr(detector, "cube") and callable(detector):
-                detector = EstimatorDetector(detector)
+            if callable(getattr(detector, "find_hands", None)):
+                detector = FindHandsDetector(detector)
             else:
                 raise TypeError(f"HandTracker needs a HandDetector (detect/refine) or a HandPoseEstimator, got "
                                 f"{type(detector).__name__}")
@@ -207,7 +212,7 @@ class HandTracker:
                 tr.smooth = (state.x[k], state.dx[k], float(state.t[k]))
         uvd = xyz_to_uvd_np(smooth, cam)
         return [TrackedHand(tr.id, t, smooth[k], uvd[k], raw[k], np.asarray(h.centre_uvd, dtype=np.float64),
-                            np.asarray(h.box, dtype=np.float64), float(h.score), h.handedness, tr.age, det)
+                            np.asarray(h.box, dtype=np.float64), float(h.score), tr.side.add(h), tr.age, det)
                 for k, (tr, h, det) in enumerate(reported)]
 
     # -- streams --------------------------------------------------------------------------------------------
