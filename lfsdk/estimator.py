@@ -167,7 +167,8 @@ class HandPoseEstimator:
                  camera: Camera | str | None = None, **options) -> Hands:
         """find_hands on one (H, W) frame with the hand centres given instead of searched for (a tracker's
         predictions): one slot per row of centres_uvd (K, 3) u px, v px, d mm, in that order, with the same
-        crops, calibrated score and side. options: config= (LocalizeConfig), scorer=."""
+        calibrated score and side (lfsdk.hands.hands_at). options: recenter=, config= (LocalizeConfig),
+        scorer=."""
         d, _ = as_depth_batch(depth)
         if d.shape[0] != 1:
             raise InputError(f"hands_at takes one depth frame, got {d.shape[0]}")

@@ -5,21 +5,24 @@ replaced by the caller's (a tracker's predictions), one slot per centre, in the 
 
 Each centre takes the candidate region (lfsdk.localize) with most pixels in the ball of scorer.radius mm
 around it, so the score sees the same region features as in find_hands; a centre with no candidate pixel
-near it scores 0. From there on the path is find_hands': a first crop at the centre, the second crop
-around the network's palm, both sides, the calibrated score and the side.
+near it scores 0. From there on the path is find_hands': both sides of a crop, the calibrated score and the
+side. recenter=True crops twice as find_hands does (a first crop at the centre, the second around the
+network's palm); recenter=False (a tracker's default: its centres are last frame's second crops, moved)
+crops once at the centre and reports in next_centers_uvd where the second crop would have been, for the
+next frame: a third fewer network crops per hand.
 """
 from __future__ import annotations
 
 import torch
 
-from ..contract import InputError
+from ..contract import InputError, Outputs
 from ..geometry import Camera
 from ..kernels.inputs import frame_cameras
 from ..localize import Candidates, LocalizeConfig, find_candidates
 from ..localize.ball import ball
 from ..localize.score import HandScorer
 from ..preprocess import PreprocessConfig
-from .pipeline import Network, assemble_slots, estimate_regions, layout_of
+from .pipeline import Network, assemble_slots, estimate_regions, layout_of, second_centre
 from .result import Hands
 
 __all__ = ["hands_at", "regions_at"]
@@ -52,9 +55,10 @@ def regions_at(depth: torch.Tensor, cams: torch.Tensor, centres: torch.Tensor, r
 
 def hands_at(depth: torch.Tensor, camera: Camera, network: Network, crop: PreprocessConfig, scorer: HandScorer,
              skeleton: str, num_joints: int, centres_uvd: torch.Tensor, *, score_threshold: float | None = None,
-             config: LocalizeConfig = LocalizeConfig()) -> Hands:
+             recenter: bool = False, config: LocalizeConfig = LocalizeConfig()) -> Hands:
     """depth (1, H, W) mm on the work device, centres_uvd (K, 3) u px, v px, d mm (d > 0) → Hands with one
-    frame and K slots, slot k from centre k (score 0, found=False where no hand is near it)."""
+    frame and K slots, slot k from centre k (score 0, found=False where no hand is near it), and
+    next_centers_uvd (1, K, 3)."""
     if depth.dim() != 3 or depth.shape[0] != 1:
         raise InputError(f"hands_at takes one frame (1, H, W), got shape {tuple(depth.shape)}")
     c = torch.as_tensor(centres_uvd, dtype=torch.float32, device=depth.device)
@@ -70,7 +74,12 @@ def hands_at(depth: torch.Tensor, camera: Camera, network: Network, crop: Prepro
     layout = layout_of(skeleton, num_joints)
     cands, has = regions_at(depth, cams_b, c, scorer.radius, config)
     masked = torch.where(cands.mask, depth[0], torch.zeros((), dtype=depth.dtype, device=depth.device))
-    e = estimate_regions(masked, cams_b.expand(k, 4), cands, c, has, network, crop, scorer, layout)
+    cams = cams_b.expand(k, 4)
+    e = estimate_regions(masked, cams, cands, c, has, network, crop, scorer, layout, recenter=recenter)
     slots = assemble_slots(e, 1, k, num_joints, crop, cams_b, float(thr),
                            slot=torch.arange(k, device=depth.device))
-    return Hands(skeleton=skeleton, camera=camera, depth=depth, **slots)
+    nxt = e.center_uvd
+    if not recenter:
+        joints = torch.where((e.left_prob > 0.5)[:, None, None], e.out[1].joints, e.out[0].joints)
+        nxt = second_centre(Outputs(joints, None, None), e.center_uvd, masked, cams, crop, scorer, layout.palm)
+    return Hands(skeleton=skeleton, camera=camera, depth=depth, next_centers_uvd=nxt[None].float(), **slots)

@@ -31,7 +31,7 @@ from ..skeletons import get_skeleton
 from .result import Hands
 
 __all__ = ["Estimates", "Hands", "Layout", "SCORER_FILE", "assemble_slots", "estimate_candidates",
-           "estimate_regions", "find_hands", "layout_of", "scorer_for"]
+           "estimate_regions", "find_hands", "layout_of", "scorer_for", "second_centre"]
 
 Network = Callable[[torch.Tensor], Outputs]
 #: the hand scorer's file beside a model (in its checkpoint directory, or the .onnx/.engine's folder)
@@ -105,7 +105,7 @@ def _palm(joints: torch.Tensor, palm: int | None) -> torch.Tensor:
     return joints[:, palm] if palm is not None else joints.mean(1)
 
 
-def _recenter(out: Outputs, first: torch.Tensor, masked: torch.Tensor, cams: torch.Tensor, crop: PreprocessConfig,
+def second_centre(out: Outputs, first: torch.Tensor, masked: torch.Tensor, cams: torch.Tensor, crop: PreprocessConfig,
               scorer: HandScorer, palm: int | None) -> torch.Tensor:
     """(K, 3) uvd centre of the second crop: the first one, the network's palm, or the centre of mass of the
     candidate's pixels within scorer.radius mm of that palm (lfsdk.localize.ball)."""
@@ -184,13 +184,14 @@ def estimate_candidates(depth: torch.Tensor, camera: Camera, network: Network, c
 
 def estimate_regions(masked: torch.Tensor, cams: torch.Tensor, cands: Candidates, first: torch.Tensor,
                      found: torch.Tensor, network: Network, crop: PreprocessConfig, scorer: HandScorer,
-                     layout: Layout) -> Estimates:
+                     layout: Layout, recenter: bool = True) -> Estimates:
     """The estimate-and-score path from first crop centres on: masked (K, H, W) depth (0 outside each
-    candidate's region), cams (K, 4), cands (K rows), first (K, 3) uvd, found (K,) bool (False scores 0)."""
+    candidate's region), cams (K, 4), cands (K rows), first (K, 3) uvd, found (K,) bool (False scores 0).
+    recenter=False: the first centres are final (no first pass; a tracker's centres already are)."""
     center = first
-    if scorer.recenter != "none":
+    if recenter and scorer.recenter != "none":
         crops1 = crop_resize_normalize(masked, first, crop.cube, cams, crop.size, crop.mode)
-        center = _recenter(_run(network, crops1, layout.num_joints), first, masked, cams, crop, scorer, layout.palm)
+        center = second_centre(_run(network, crops1, layout.num_joints), first, masked, cams, crop, scorer, layout.palm)
     crops = crop_resize_normalize(masked, center, crop.cube, cams, crop.size, crop.mode)
     out, fits, left_prob = _both_sides(network, crops, layout, scorer)
     chosen = torch.where((left_prob > 0.5)[:, None], fits[1], fits[0])
