@@ -49,6 +49,9 @@ def test_hands_at_its_own_centres_reproduces_find_hands(est, crossing):
     assert at.next_centers_uvd.shape == (1, 2, 3) and ref.next_centers_uvd is None
     swapped = est.hands_at(depth, ref.centers_uvd[0, ::-1].copy()).to_numpy()  # slots follow the centres
     np.testing.assert_allclose(swapped.score[0], ref.score[0, ::-1], atol=1e-4)
+    twice = est.hands_at(depth, ref.centers_uvd[0], recenter=True).to_numpy()  # find_hands' two crops
+    np.testing.assert_allclose(twice.next_centers_uvd, twice.centers_uvd)
+    assert np.linalg.norm(twice.centers_uvd - at.next_centers_uvd, axis=-1).max() < 1.0  # px/mm: same place
     empty = est.hands_at(np.zeros_like(depth), [[160.0, 120.0, 500.0]]).to_numpy()
     assert empty.score[0, 0] == 0.0 and not empty.found[0, 0] and np.isnan(empty.joints_xyz).all()
 
