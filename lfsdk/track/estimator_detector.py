@@ -1,5 +1,5 @@
 """The single-hand HandPoseEstimator call behind the HandDetector seam: a cheaper option than the default
-FindHandsDetector (about a third of its cost per frame, benchmarks/bench_track_detectors.py) for when a
+FindHandsDetector (under half its refine cost per frame, benchmarks/bench_track_detectors.py) for when a
 calibrated hand score and the side are not needed.
 
 The single-hand call finds one hand per frame (the nearest depth band) and has no hand score, so:
