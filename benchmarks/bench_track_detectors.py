@@ -56,8 +56,9 @@ def main(argv=None) -> int:
             ms[f"{n}_detect"].append(_ms(d.detect, depth, seq.camera, 2))
             ms[f"{n}_refine"].append(_ms(d.refine, depth, seq.camera, centres))
     med = {k: float(np.median(v)) for k, v in ms.items()}
+    cpu = platform.processor() or platform.machine()
     doc = {"date": dt.date.today().isoformat(), "command": "OMP_NUM_THREADS=1 python benchmarks/bench_track_detectors.py",
-           "cpu": f"{platform.processor() or platform.machine()} (Sapphire Rapids Xeon, AVX512_BF16/AMX; shared, 1 thread)",
+           "cpu": f"{cpu} (Sapphire Rapids Xeon, AVX512_BF16/AMX; shared, 1 thread)",
            "backend": est.backend.describe(), "frames": len(ms["find_hands_detect"]), "median_ms": med,
            "refine_over_detect": {n: med[f"{n}_refine"] / med[f"{n}_detect"] for n in dets},
            "find_hands_over_estimator": {op: med[f"find_hands_{op}"] / med[f"estimator_{op}"]

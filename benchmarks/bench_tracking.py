@@ -192,7 +192,8 @@ def main(argv=None) -> int:
     smooth = smoothing_rows(est, args.seeds, args.frames, make)
     asyn = async_row(est, args.seeds[0], args.frames, make)
     tr, de = np.median(cost["track"]) * 1e3, np.median(cost["detect"]) * 1e3
-    cmd = "OMP_NUM_THREADS=1 python benchmarks/bench_tracking.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    given = " ".join(argv if argv is not None else sys.argv[1:])
+    cmd = f"OMP_NUM_THREADS=1 python benchmarks/bench_tracking.py {given}"
     doc = {"date": dt.date.today().isoformat(), "command": cmd.strip(), "detector": args.detector,
            "cpu": f"{platform.processor() or platform.machine()} (Sapphire Rapids Xeon, AVX512_BF16/AMX; shared, 1 thread)",
            "backend": est.backend.describe(), "seeds": args.seeds, "frames": args.frames, "scenarios": rows,
