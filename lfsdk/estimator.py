@@ -25,7 +25,7 @@ import torch
 from .backends.base import Backend, create
 from .contract import InputError, Outputs
 from .geometry import Camera
-from .hands import Hands, find_hands, scorer_for
+from .hands import Hands, find_hands, hands_at, scorer_for
 from .inputs import as_camera, as_depth_batch, box_masked, given_centers
 from .kernels import HandCenters
 from .pipeline import finite_found, postprocess, preprocess
@@ -162,6 +162,23 @@ class HandPoseEstimator:
         scorer = options.pop("scorer", None) or self._scorer
         return find_hands(d, cam, self._network_all, self.preprocessing, scorer, self.config.skeleton,
                           self.config.num_joints, max_hands=max_hands, score_threshold=score_threshold, **options)
+
+    def hands_at(self, depth: Any, centres_uvd: Any, score_threshold: float | None = None, *,
+                 camera: Camera | str | None = None, **options) -> Hands:
+        """find_hands on one (H, W) frame with the hand centres given instead of searched for (a tracker's
+        predictions): one slot per row of centres_uvd (K, 3) u px, v px, d mm, in that order, with the same
+        calibrated score and side (lfsdk.hands.hands_at). options: recenter=, config= (LocalizeConfig),
+        scorer=."""
+        d, _ = as_depth_batch(depth)
+        if d.shape[0] != 1:
+            raise InputError(f"hands_at takes one depth frame, got {d.shape[0]}")
+        d = d.to(self._work_device(d.device))
+        cam = as_camera(camera, default=self.camera)
+        if self._scorer is None:
+            self._scorer = scorer_for(self.model_path)
+        scorer = options.pop("scorer", None) or self._scorer
+        return hands_at(d, cam, self._network_all, self.preprocessing, scorer, self.config.skeleton,
+                        self.config.num_joints, centres_uvd, score_threshold=score_threshold, **options)
 
     def _network_all(self, crops: torch.Tensor) -> Outputs:
         return self._network(crops, torch.ones(len(crops), dtype=torch.bool, device=crops.device))

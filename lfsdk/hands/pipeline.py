@@ -30,8 +30,8 @@ from ..preprocess import PreprocessConfig
 from ..skeletons import get_skeleton
 from .result import Hands
 
-__all__ = ["Estimates", "Hands", "Layout", "SCORER_FILE", "estimate_candidates", "find_hands",
-           "layout_of", "scorer_for"]
+__all__ = ["Estimates", "Hands", "Layout", "SCORER_FILE", "assemble_slots", "estimate_candidates",
+           "estimate_regions", "find_hands", "layout_of", "scorer_for", "second_centre"]
 
 Network = Callable[[torch.Tensor], Outputs]
 #: the hand scorer's file beside a model (in its checkpoint directory, or the .onnx/.engine's folder)
@@ -105,7 +105,7 @@ def _palm(joints: torch.Tensor, palm: int | None) -> torch.Tensor:
     return joints[:, palm] if palm is not None else joints.mean(1)
 
 
-def _recenter(out: Outputs, first: torch.Tensor, masked: torch.Tensor, cams: torch.Tensor, crop: PreprocessConfig,
+def second_centre(out: Outputs, first: torch.Tensor, masked: torch.Tensor, cams: torch.Tensor, crop: PreprocessConfig,
               scorer: HandScorer, palm: int | None) -> torch.Tensor:
     """(K, 3) uvd centre of the second crop: the first one, the network's palm, or the centre of mass of the
     candidate's pixels within scorer.radius mm of that palm (lfsdk.localize.ball)."""
@@ -179,10 +179,19 @@ def estimate_candidates(depth: torch.Tensor, camera: Camera, network: Network, c
     cams = cams_b[cands.frame]
     masked = torch.where(cands.mask, depth[cands.frame], torch.zeros((), dtype=depth.dtype, device=depth.device))
     first, found = _first_centre(masked, cams, crop, scorer)
+    return estimate_regions(masked, cams, cands, first, found, network, crop, scorer, layout)
+
+
+def estimate_regions(masked: torch.Tensor, cams: torch.Tensor, cands: Candidates, first: torch.Tensor,
+                     found: torch.Tensor, network: Network, crop: PreprocessConfig, scorer: HandScorer,
+                     layout: Layout, recenter: bool = True) -> Estimates:
+    """The estimate-and-score path from first crop centres on: masked (K, H, W) depth (0 outside each
+    candidate's region), cams (K, 4), cands (K rows), first (K, 3) uvd, found (K,) bool (False scores 0).
+    recenter=False: the first centres are final (no first pass; a tracker's centres already are)."""
     center = first
-    if scorer.recenter != "none":
+    if recenter and scorer.recenter != "none":
         crops1 = crop_resize_normalize(masked, first, crop.cube, cams, crop.size, crop.mode)
-        center = _recenter(_run(network, crops1, layout.num_joints), first, masked, cams, crop, scorer, layout.palm)
+        center = second_centre(_run(network, crops1, layout.num_joints), first, masked, cams, crop, scorer, layout.palm)
     crops = crop_resize_normalize(masked, center, crop.cube, cams, crop.size, crop.mode)
     out, fits, left_prob = _both_sides(network, crops, layout, scorer)
     chosen = torch.where((left_prob > 0.5)[:, None], fits[1], fits[0])
@@ -204,9 +213,10 @@ def _slots(frame: torch.Tensor, score: torch.Tensor, b: int, n: int) -> tuple[to
     return rank < n, rank
 
 
-def _assemble(e: Estimates, b: int, n: int, m: int, crop: PreprocessConfig, cams_b: torch.Tensor,
-              threshold: float) -> dict:
-    """Per-candidate estimates → (B, n, ...) slot tensors, NaN where no hand was found."""
+def assemble_slots(e: Estimates, b: int, n: int, m: int, crop: PreprocessConfig, cams_b: torch.Tensor,
+              threshold: float, slot: torch.Tensor | None = None) -> dict:
+    """Per-candidate estimates → (B, n, ...) slot tensors, NaN where no hand was found. slot: (K,) each
+    row's slot (default: by score within its frame, ranks ≥ n dropped)."""
     dev = e.score.device
     is_left = e.left_prob > 0.5
     pick = [torch.where(is_left.reshape((-1,) + (1,) * (r.dim() - 1)), l_, r)
@@ -220,7 +230,10 @@ def _assemble(e: Estimates, b: int, n: int, m: int, crop: PreprocessConfig, cams
            "fusion_weights": pick[2], "centers_uvd": e.center_uvd,
            "centers_xyz": uvd_to_xyz(e.center_uvd, cams), "boxes": crop_boxes(e.center_uvd, crop.cube, cams),
            "regions": e.cands.box, "score": e.score, "left_prob": e.left_prob}
-    keep, slot = _slots(e.cands.frame, e.score, b, n)
+    if slot is None:
+        keep, slot = _slots(e.cands.frame, e.score, b, n)
+    else:
+        keep = torch.ones_like(slot, dtype=torch.bool)
     f, s = e.cands.frame[keep], slot[keep]
     found = (e.score >= threshold)[keep]
     out = {}
@@ -256,6 +269,6 @@ def find_hands(depth: torch.Tensor, camera: Camera, network: Network, crop: Prep
         raise InputError(f"candidates must be an int ≥ max_hands ({max_hands}), got {candidates!r}")
     e = estimate_candidates(depth, camera, network, crop, scorer, layout_of(skeleton, num_joints), cand, config)
     b = depth.shape[0]
-    slots = _assemble(e, b, max_hands, num_joints, crop, frame_cameras(camera, b, depth.device), float(thr))
+    slots = assemble_slots(e, b, max_hands, num_joints, crop, frame_cameras(camera, b, depth.device), float(thr))
     return Hands(skeleton=skeleton, camera=camera, depth=depth, **slots)
 

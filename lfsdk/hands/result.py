@@ -42,6 +42,7 @@ class Hands:
     skeleton: str
     camera: Camera
     depth: Any = None  # (B, H, W) the input frames (for draw); not in to_dict
+    next_centers_uvd: Any = None  # (B, N, 3) hands_at only: where to crop each hand in the next frame
 
     def __len__(self) -> int:
         return int(self.found.shape[0])
@@ -66,7 +67,8 @@ class Hands:
             raise IndexError(f"frame {i} out of range for Hands of {len(self)} frames")
         sl = slice(i, i + 1 if i != -1 else None) if isinstance(i, int) else i
         return replace(self, **{f: getattr(self, f)[sl] for f in HAND_FIELDS},
-                       depth=None if self.depth is None else self.depth[sl])
+                       **{f: None if getattr(self, f) is None else getattr(self, f)[sl]
+                          for f in ("depth", "next_centers_uvd")})
 
     def to_numpy(self) -> "Hands":
         def conv(x):

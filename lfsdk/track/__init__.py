@@ -6,10 +6,11 @@
 """
 from .detector import HANDEDNESS, Hand, HandDetector
 from .estimator_detector import EstimatorDetector
+from .find_hands_detector import FindHandsDetector
 from .filter import OneEuroFilter, OneEuroParams, one_euro_step
 from .stream import LatestFrame, TrackFrame, paced, track_frames
 from .tracker import DEFAULT_SMOOTHING, HandTracker, TrackedHand
 
-__all__ = ["DEFAULT_SMOOTHING", "EstimatorDetector", "HANDEDNESS", "Hand", "HandDetector", "HandTracker",
-           "LatestFrame", "OneEuroFilter", "OneEuroParams", "TrackFrame", "TrackedHand", "one_euro_step", "paced",
-           "track_frames"]
+__all__ = ["DEFAULT_SMOOTHING", "EstimatorDetector", "FindHandsDetector", "HANDEDNESS", "Hand", "HandDetector",
+           "HandTracker", "LatestFrame", "OneEuroFilter", "OneEuroParams", "TrackFrame", "TrackedHand",
+           "one_euro_step", "paced", "track_frames"]

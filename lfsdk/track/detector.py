@@ -4,7 +4,8 @@
     refine(depth, camera, centres_uvd) -> list[Hand]   one hand per given centre, cropped there (cheap)
 
 `refine` is what tracking runs every frame: each tracked hand's predicted centre seeds its crop and no
-detection runs. `EstimatorDetector` puts today's single-hand HandPoseEstimator behind this seam.
+detection runs. `FindHandsDetector` puts HandPoseEstimator.find_hands behind this seam (the default),
+`EstimatorDetector` the single-hand call.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ HANDEDNESS = ("left", "right", "unknown")
 @dataclass(frozen=True)
 class Hand:
     """One hand in one frame: joints (M, 3) in camera mm and image uvd, the crop centre (3,) uvd px/px/mm
-    the next frame's crop may start from, the crop box (4,) px, a score in [0, 1] and the side."""
+    the next frame's crop may start from, the crop box (4,) px, a score in [0, 1], the side and, when the
+    detector estimates it, the probability of a left hand (the tracker votes with it)."""
 
     joints_xyz: np.ndarray
     joints_uvd: np.ndarray
@@ -33,6 +35,7 @@ class Hand:
     box: np.ndarray
     score: float
     handedness: str = "unknown"
+    left_prob: float | None = None
 
     def __post_init__(self):
         m = np.shape(self.joints_xyz)
@@ -45,6 +48,8 @@ class Hand:
             raise ValueError(f"Hand score must be in [0, 1], got {self.score}")
         if self.handedness not in HANDEDNESS:
             raise ValueError(f"Hand handedness must be one of {HANDEDNESS}, got {self.handedness!r}")
+        if self.left_prob is not None and not 0.0 <= float(self.left_prob) <= 1.0:
+            raise ValueError(f"Hand left_prob must be None or in [0, 1], got {self.left_prob}")
 
 
 @runtime_checkable

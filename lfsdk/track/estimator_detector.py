@@ -1,6 +1,8 @@
-"""Today's single-hand HandPoseEstimator behind the HandDetector seam.
+"""The single-hand HandPoseEstimator call behind the HandDetector seam: a cheaper option than the default
+FindHandsDetector (under half its refine cost per frame, benchmarks/bench_track_detectors.py) for when a
+calibrated hand score and the side are not needed.
 
-The estimator finds one hand per frame (the nearest depth band) and has no hand score yet, so:
+The single-hand call finds one hand per frame (the nearest depth band) and has no hand score, so:
 - detect: find the nearest hand, blank its crop cube, look again — up to max_hands hands — then refine;
 - refine: each copy of the frame keeps only the pixels inside the crop cube around its seed, and the
   estimator's own centre rule runs there (centre of mass of the nearest band: the centres the model was

@@ -7,7 +7,8 @@ Per frame (MediaPipe's policy):
 3. candidates closer than min_separation_mm to a better one are the same hand and dropped; the rest are
    assigned to tracks by their distance to the predicted centres (Hungarian, gated at gate_mm), so ids stay
    with their hands when hands cross; a track that finds no hand coasts on its prediction for keep_lost_s
-   (not reported) and gets its id back if its hand reappears near the prediction; new hands get new ids;
+   (not reported) and gets its id back if its hand reappears near the prediction — its gate grows by
+   lost_gate_mm_s per second lost, as the prediction grows uncertain; new hands get new ids;
 4. the joints of all reported hands go through one vectorised One Euro filter at the frames' timestamps.
 """
 from __future__ import annotations
@@ -21,8 +22,10 @@ from scipy.optimize import linear_sum_assignment
 
 from ..geometry import Camera
 from .detector import Hand, HandDetector, uvd_to_xyz_np, xyz_to_uvd_np
-from .estimator_detector import EstimatorDetector, as_depth_frame
+from .estimator_detector import as_depth_frame
 from .filter import OneEuroParams, OneEuroState, one_euro_step
+from .find_hands_detector import FindHandsDetector
+from .handedness import SideVote
 from .stream import TrackFrame, track_frames
 
 __all__ = ["HandTracker", "TrackedHand", "DEFAULT_SMOOTHING"]
@@ -68,6 +71,7 @@ class _Track:
     age: int = 0
     missed_since: float | None = None
     smooth: tuple | None = None  # this track's One Euro row (x, dx, t)
+    side: SideVote = field(default_factory=SideVote)
 
     def predict(self, t: float) -> np.ndarray:
         return self.centre + self.velocity * (t - self.t)
@@ -76,16 +80,19 @@ class _Track:
 class HandTracker:
     """HandTracker(detector or HandPoseEstimator, camera=None, max_hands=2, ...).update(depth, t) → hands.
 
+    An estimator is tracked through FindHandsDetector; a hand's side is its track's running vote (SideVote).
+
     smoothing: OneEuroParams, or None for raw joints. camera: default intrinsics (else each update's, else
-    the estimator's). velocity_blend: weight of the newest velocity in the constant-velocity model."""
+    the estimator's). velocity_blend: weight of the newest velocity in the constant-velocity model.
+    lost_gate_mm_s: how fast a lost track's gate grows (mm per second lost)."""
 
     def __init__(self, detector: HandDetector | Any, camera: Camera | str | None = None, *, max_hands: int = 2,
                  min_score: float = 0.5, smoothing: OneEuroParams | None = DEFAULT_SMOOTHING,
                  gate_mm: float = 120.0, min_separation_mm: float = 60.0, keep_lost_s: float = 0.5,
-                 velocity_blend: float = 0.5):
+                 velocity_blend: float = 0.5, lost_gate_mm_s: float = 300.0):
         if not isinstance(detector, HandDetector):
-            if hasattr(detector, "cube") and callable(detector):
-                detector = EstimatorDetector(detector)
+            if callable(getattr(detector, "find_hands", None)):
+                detector = FindHandsDetector(detector)
             else:
                 raise TypeError(f"HandTracker needs a HandDetector (detect/refine) or a HandPoseEstimator, got "
                                 f"{type(detector).__name__}")
@@ -93,7 +100,7 @@ class HandTracker:
             raise ValueError(f"max_hands must be an int ≥ 1, got {max_hands!r}")
         for name, v, lo in (("min_score", min_score, 0.0), ("gate_mm", gate_mm, 1e-9),
                             ("min_separation_mm", min_separation_mm, 0.0), ("keep_lost_s", keep_lost_s, 0.0),
-                            ("velocity_blend", velocity_blend, 0.0)):
+                            ("velocity_blend", velocity_blend, 0.0), ("lost_gate_mm_s", lost_gate_mm_s, 0.0)):
             if not isinstance(v, (int, float)) or not math.isfinite(v) or v < lo:
                 raise ValueError(f"{name} must be a finite number ≥ {lo:g}, got {v!r}")
         if min_score > 1 or velocity_blend > 1:
@@ -106,6 +113,7 @@ class HandTracker:
         self.max_hands, self.min_score, self.smoothing = max_hands, float(min_score), smoothing
         self.gate_mm, self.min_separation_mm = float(gate_mm), float(min_separation_mm)
         self.keep_lost_s, self.velocity_blend = float(keep_lost_s), float(velocity_blend)
+        self.lost_gate_mm_s = float(lost_gate_mm_s)
         self.reset()
 
     def reset(self) -> None:
@@ -167,8 +175,10 @@ class HandTracker:
         matched: dict[int, int] = {}
         if len(preds) and cands:
             cost = np.linalg.norm(preds[:, None] - np.array([c[2] for c in cands])[None], axis=-1)
-            rows, cols = linear_sum_assignment(np.where(cost <= self.gate_mm, cost, 1e9))
-            matched = {int(r): int(c) for r, c in zip(rows, cols) if cost[r, c] <= self.gate_mm}
+            lost_s = np.array([0.0 if tr.missed_since is None else t - tr.missed_since for tr in self._tracks])
+            inside = cost <= (self.gate_mm + self.lost_gate_mm_s * lost_s)[:, None]
+            rows, cols = linear_sum_assignment(np.where(inside, cost, 1e9))
+            matched = {int(r): int(c) for r, c in zip(rows, cols) if inside[r, c]}
         out, live = [], []
         for i, tr in enumerate(self._tracks):
             if i in matched:
@@ -207,7 +217,7 @@ class HandTracker:
                 tr.smooth = (state.x[k], state.dx[k], float(state.t[k]))
         uvd = xyz_to_uvd_np(smooth, cam)
         return [TrackedHand(tr.id, t, smooth[k], uvd[k], raw[k], np.asarray(h.centre_uvd, dtype=np.float64),
-                            np.asarray(h.box, dtype=np.float64), float(h.score), h.handedness, tr.age, det)
+                            np.asarray(h.box, dtype=np.float64), float(h.score), tr.side.add(h), tr.age, det)
                 for k, (tr, h, det) in enumerate(reported)]
 
     # -- streams --------------------------------------------------------------------------------------------

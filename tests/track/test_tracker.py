@@ -62,6 +62,20 @@ def test_a_hidden_hand_gets_its_id_back_within_keep_lost_s():
     assert _ids_by_hand(frames) == {0: {0}, 1: {1, 2}}  # forgotten: a new id when it comes back
 
 
+def test_a_lost_tracks_gate_grows_with_the_time_lost():
+    def world(t):
+        hands = crossing(t)
+        if t < 0.3:
+            return hands
+        moved = (1, hands[1][1] + np.array([0.0, 170.0, 0.0]))  # back 170 mm off its path: beyond gate_mm
+        return hands[:1] if t < 0.5 else [hands[0], moved]
+
+    for grow, ids in ((300.0, {1}), (0.0, {1, 2})):  # hidden 0.2 s: gate 120 + 300·0.2 = 180 mm, or 120
+        det = ScriptedDetector(world)
+        frames = run(HandTracker(det, max_hands=2, lost_gate_mm_s=grow, smoothing=None), det, T)
+        assert _ids_by_hand(frames) == {0: {0}, 1: ids}
+
+
 def test_max_hands_limits_new_tracks():
     det = ScriptedDetector(crossing)
     frames = run(HandTracker(det, max_hands=1, smoothing=None), det, T[:5])
@@ -113,6 +127,8 @@ def test_bad_input():
         HandTracker(det, min_score=1.5)
     with pytest.raises(TypeError, match="OneEuroParams"):
         HandTracker(det, smoothing=(1.0, 0.0))
+    with pytest.raises(ValueError, match="lost_gate_mm_s"):
+        HandTracker(det, lost_gate_mm_s=-1.0)
 
 
 def test_two_tracks_on_one_hand_become_one_and_detection_looks_again():
