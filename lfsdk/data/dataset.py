@@ -25,12 +25,26 @@ from .registry import DATASETS, make_dataset, register_dataset
 from .synthetic import RenderOptions, render_hand
 
 __all__ = [
-    "PreprocessConfig", "HandCropDataset", "DATASETS", "register_dataset", "make_dataset",
+    "PreprocessConfig", "CropSet", "HandCropDataset", "DATASETS", "register_dataset", "make_dataset",
     "synthetic_frames", "synthetic_dataset", "SYNTHETIC_SEEDS",
 ]
 
 
-class HandCropDataset(Dataset):
+class CropSet(Dataset):
+    """Crops (N, 1, S, S) and their joints in the normalised cube (N, M, 3), as training reads them."""
+
+    crops: torch.Tensor
+    joints: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    @property
+    def num_joints(self) -> int:
+        return self.joints.shape[1]
+
+
+class HandCropDataset(CropSet):
     """Frames with ground-truth joints, preprocessed once into crops (kept as float16) and normalised joints.
 
     Items: (crop (1, S, S) float32, joints (M, 3) float32 normalised cube, meta dict with center_uvd (3,),
@@ -68,13 +82,6 @@ class HandCropDataset(Dataset):
         self.joints_uvd = joints[self.kept]
         self._cam = camera.tensor()
         self._cube = torch.tensor(preprocess.cube)
-
-    def __len__(self) -> int:
-        return len(self.crops)
-
-    @property
-    def num_joints(self) -> int:
-        return self.joints.shape[1]
 
     def __getitem__(self, i: int):
         meta = {"center_uvd": self.centers_uvd[i], "cube": self._cube, "camera": self._cam, "index": self.kept[i]}
@@ -128,11 +135,16 @@ def synthetic_frames(n: int, seed: int, camera: Camera | str = "icvl", layout: s
         parts = list(_progress(map(_render_range, jobs), len(jobs), progress))
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **out)
-        os.replace(tmp, path)
+        save_npz_atomic(path, out)
     return out
+
+
+def save_npz_atomic(path: Path, arrays: dict) -> None:
+    """Write a render cache: to a temporary name, then renamed, so concurrent runs never read half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
 
 
 def _progress(it, total: int, on: bool):

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, WeightedRandomSampler
+from torch.utils.data import WeightedRandomSampler
 
 from lfsdk.geometry import Camera, uvd_to_cube
 from lfsdk.kernels import crop_resize_normalize, hand_center
 from lfsdk.preprocess import PreprocessConfig
 from lfsdk.skeletons import HAND21_NAMES, get_skeleton
+
+from .dataset import CropSet
 
 __all__ = ["palm_weights", "palm_centers", "PalmCropDataset", "mixed_sampler", "sample_jitter",
            "jitter_palm_batch", "jitter_shift_px"]
@@ -57,7 +59,7 @@ def palm_centers(joints_uvd: torch.Tensor, weights: np.ndarray) -> torch.Tensor:
     return torch.einsum("m,nmc->nc", w, joints_uvd)
 
 
-class PalmCropDataset(Dataset):
+class PalmCropDataset(CropSet):
     """Each frame cut at its depth centre of mass (items [0, N)) and at its true palm (items [N, 2N)).
 
     Items: (crop (1, S, S) float32, joints (M, 3) normalised, meta {center_uvd, palm: bool, index}).
@@ -108,13 +110,6 @@ class PalmCropDataset(Dataset):
         self.joints = torch.cat((self.joints, joints.float()))
         self.centers_uvd = torch.cat((self.centers_uvd, centers_uvd.float()))
         self.index = torch.cat((self.index, torch.full((len(crops),), -1, dtype=self.index.dtype)))
-
-    def __len__(self) -> int:
-        return len(self.crops)
-
-    @property
-    def num_joints(self) -> int:
-        return self.joints.shape[1]
 
     def __getitem__(self, i: int):
         meta = {"center_uvd": self.centers_uvd[i], "palm": i >= self.frames, "index": self.index[i]}

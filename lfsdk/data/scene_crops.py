@@ -18,6 +18,7 @@ from lfsdk.geometry import Camera, uvd_to_cube
 from lfsdk.kernels import crop_resize_normalize
 from lfsdk.preprocess import PreprocessConfig
 
+from .dataset import save_npz_atomic
 from .palm import palm_centers, palm_weights
 from .scenes import HAND_CLASSES, SCENE_SEEDS, render_scenes
 
@@ -38,10 +39,7 @@ def scene_hand_frames(n: int, camera: Camera, layout: str, seed: int = SCENE_SEE
     b = render_scenes(n, seed, TRAIN_SCENE_CLASSES, camera, layout)
     out = {"depth": b.depth, "joints_uvd": b.joints_uvd, "left": b.handedness == "left"}
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **out)
-        os.replace(tmp, path)
+        save_npz_atomic(path, out)
     return out
 
 
