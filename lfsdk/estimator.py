@@ -154,12 +154,7 @@ class HandPoseEstimator:
         """Every hand in (H, W) or (B, H, W) depth frames: up to max_hands per frame, each with joints, a
         calibrated score and its side (lfsdk.hands). Hands scoring below score_threshold (default 0.5) come
         back found=False. options: candidates=, config= (lfsdk.localize.LocalizeConfig), scorer=."""
-        d, _ = as_depth_batch(depth)
-        d = d.to(self._work_device(d.device))
-        cam = as_camera(camera, default=self.camera)
-        if self._scorer is None:
-            self._scorer = scorer_for(self.model_path)
-        scorer = options.pop("scorer", None) or self._scorer
+        d, cam, scorer = self._hands_inputs(depth, camera, options)
         return find_hands(d, cam, self._network_all, self.preprocessing, scorer, self.config.skeleton,
                           self.config.num_joints, max_hands=max_hands, score_threshold=score_threshold, **options)
 
@@ -169,16 +164,20 @@ class HandPoseEstimator:
         predictions): one slot per row of centres_uvd (K, 3) u px, v px, d mm, in that order, with the same
         calibrated score and side (lfsdk.hands.hands_at). options: recenter=, config= (LocalizeConfig),
         scorer=."""
-        d, _ = as_depth_batch(depth)
+        d, cam, scorer = self._hands_inputs(depth, camera, options)
         if d.shape[0] != 1:
             raise InputError(f"hands_at takes one depth frame, got {d.shape[0]}")
-        d = d.to(self._work_device(d.device))
-        cam = as_camera(camera, default=self.camera)
-        if self._scorer is None:
-            self._scorer = scorer_for(self.model_path)
-        scorer = options.pop("scorer", None) or self._scorer
         return hands_at(d, cam, self._network_all, self.preprocessing, scorer, self.config.skeleton,
                         self.config.num_joints, centres_uvd, score_threshold=score_threshold, **options)
+
+    def _hands_inputs(self, depth: Any, camera: Camera | str | None, options: dict):
+        """Checked frames on the work device, this call's camera and the hand scorer (options' scorer=, else
+        the one fitted for this model, loaded once)."""
+        d, _ = as_depth_batch(depth)
+        if self._scorer is None:
+            self._scorer = scorer_for(self.model_path)
+        return d.to(self._work_device(d.device)), as_camera(camera, default=self.camera), \
+            options.pop("scorer", None) or self._scorer
 
     def _network_all(self, crops: torch.Tensor) -> Outputs:
         return self._network(crops, torch.ones(len(crops), dtype=torch.bool, device=crops.device))
