@@ -14,7 +14,21 @@ import numpy as np
 import pytest
 import torch
 
+from lfsdk.backends import Availability, Backend
 from lfsdk.model import LatentFusion, ModelConfig, save_checkpoint
+
+
+class StubBackend(Backend):
+    """A stand-in network for estimator and backend tests: always available, `load` makes a default
+    instance; subclasses give the config in __init__ and the outputs in _infer."""
+
+    @classmethod
+    def available(cls, device=None):
+        return Availability(True)
+
+    @classmethod
+    def load(cls, path, **options):
+        return cls()
 
 
 def make_checkpoint(directory: Path, seed: int = 0) -> Path:

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from lfsdk import Camera, HandPoseEstimator, InputError
-from lfsdk.backends import Availability, Backend, Outputs
+from lfsdk.backends import Outputs
 from lfsdk.pipeline import postprocess
 from lfsdk.kernels import HandCenters
 from lfsdk.model import ModelConfig
-from tests.api_helpers import default_model_missing, fast_backend, make_frames, one_torch_thread, shared_cache, shared_model  # noqa: F401
+from tests.api_helpers import StubBackend, default_model_missing, fast_backend, make_frames, one_torch_thread, shared_cache, shared_model  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("shared_cache", "one_torch_thread")
 
@@ -31,7 +31,7 @@ def frames():
     return make_frames(4, seed=3)
 
 
-class SpyBackend(Backend):
+class SpyBackend(StubBackend):
     """A stand-in network: joints = a fixed function of each crop's mean, records the batch sizes it saw."""
 
     name = "spy"
@@ -39,14 +39,6 @@ class SpyBackend(Backend):
     def __init__(self, max_batch=None, m=14):
         super().__init__(ModelConfig(num_joints=m), torch.device("cpu"), "fp32", max_batch)
         self.batches = []
-
-    @classmethod
-    def available(cls, device=None):
-        return Availability(True)
-
-    @classmethod
-    def load(cls, path, **options):
-        return cls()
 
     def _infer(self, crops):
         self.batches.append(crops.shape[0])

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from lfsdk import Camera, HandPoseEstimator, InputError
-from lfsdk.backends import Availability, Backend, BackendUnavailable, Outputs
+from lfsdk.backends import BackendUnavailable, Outputs
 from lfsdk.cli import main
 from lfsdk.model import ModelConfig
 from lfsdk.model.checkpoint import CheckpointError, read_config
 from lfsdk.pipeline import finite_found
-from tests.api_helpers import fast_backend, make_frames, one_torch_thread, shared_cache, shared_model  # noqa: F401
+from tests.api_helpers import StubBackend, fast_backend, make_frames, one_torch_thread, shared_cache, shared_model  # noqa: F401
 from tests.hardening_helpers import checkpoint_with, png_header, renamed_input
 
 pytestmark = pytest.mark.usefixtures("shared_cache", "one_torch_thread")
@@ -61,21 +61,13 @@ def test_cli_refuses_such_a_camera(frames, tmp_path, capsys):
     _one_error_line(capsys.readouterr().err, "float32")
 
 
-class NaNBackend(Backend):
+class NaNBackend(StubBackend):
     """Returns NaN joints for the first frame of every call and zeros for the others."""
 
     name = "nan"
 
     def __init__(self):
         super().__init__(ModelConfig(num_joints=14, extra={"camera": "icvl"}), torch.device("cpu"), "fp32", None)
-
-    @classmethod
-    def available(cls, device=None):
-        return Availability(True)
-
-    @classmethod
-    def load(cls, path, **options):
-        return cls()
 
     def _infer(self, crops):
         b = crops.shape[0]

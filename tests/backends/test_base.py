@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from lfsdk import HandPoseEstimator
-from lfsdk.backends import (AUTO_ORDER, REGISTRY, Availability, Backend, BackendUnavailable, Outputs, auto,
+from lfsdk.backends import (AUTO_ORDER, REGISTRY, BackendUnavailable, Outputs, auto,
                             availability, backend_class, create, resolve_device)
 from lfsdk.model import ModelConfig
-from tests.api_helpers import default_model_missing, make_frames, one_torch_thread, shared_cache, shared_model  # noqa: F401 (fixtures)
+from tests.api_helpers import StubBackend, default_model_missing, make_frames, one_torch_thread, shared_cache, shared_model  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.usefixtures("shared_cache", "one_torch_thread")
 
@@ -20,7 +20,7 @@ CPU_RUNS = [("torch", "bf16"), ("onnxruntime", "fp32"), ("onnxruntime", "int8"),
             ("openvino", "bf16")]
 
 
-class Echo(Backend):
+class Echo(StubBackend):
     """Joints = each crop's mean, so a split batch can be checked frame by frame."""
 
     name = "echo"
@@ -28,14 +28,6 @@ class Echo(Backend):
     def __init__(self, max_batch=None):
         super().__init__(ModelConfig(num_joints=2, input_size=8), torch.device("cpu"), "fp32", max_batch)
         self.seen = []
-
-    @classmethod
-    def available(cls, device=None):
-        return Availability(True)
-
-    @classmethod
-    def load(cls, path, **options):
-        return cls()
 
     def _infer(self, crops):
         self.seen.append(tuple(crops.shape))
