@@ -116,3 +116,12 @@ def default_model_missing() -> str:
     if not (default_model_path() / "model.safetensors").is_file():
         return f"no default model in {default_model_path()}"
     return ""
+
+
+def load_benchmark(name: str):
+    """benchmarks/<name>.py imported as a module (the benchmarks folder is not a package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

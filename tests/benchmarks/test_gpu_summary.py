@@ -1,15 +1,9 @@
 """benchmarks/gpu_summary.py: the issue's targets read off hand-made bench and kernel results."""
-import importlib.util
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_summary.py"
+from tests.api_helpers import load_benchmark
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("gpu_summary", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("gpu_summary")
 
 
 def _row(variant, batch, total_ms):

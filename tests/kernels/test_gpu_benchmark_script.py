@@ -1,19 +1,14 @@
 """The GPU benchmark script cannot run here; its --dry-run (CPU, Triton interpreter, tiny frames) can, so the
 script's plumbing (ops, parity report, timing loop, JSON + Markdown) is exercised on every `make test`."""
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_kernels.py"
+from tests.api_helpers import load_benchmark
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("gpu_kernels", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("gpu_kernels")
 
 
 def test_percentile_and_slug():
