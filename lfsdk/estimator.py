@@ -1,6 +1,6 @@
 """HandPoseEstimator: depth frames → hand centres and crops → backend → joints in mm → Result.
 
-    est = HandPoseEstimator.from_pretrained()                     # the embedded default model, backend="auto"
+    est = HandPoseEstimator.from_pretrained()                     # a shipped model ("auto": lite on FP32-only CPUs)
     est = HandPoseEstimator("hand.onnx", backend="onnxruntime", camera="icvl")
     res = est(depth)                                              # (H, W) or (B, H, W) mm, numpy or torch
     print(est.profile(depth, iters=100))                          # per-stage medians and p99
@@ -30,7 +30,7 @@ from .inputs import as_camera, as_depth_batch, box_masked, given_centers
 from .kernels import HandCenters
 from .pipeline import finite_found, postprocess, preprocess
 from .preprocess import PreprocessConfig, cube3
-from .pretrained import default_model_path
+from . import pretrained
 from .profiling import ProfileTable, StageTimer, table_from_times
 from .result import Result
 
@@ -78,9 +78,13 @@ class HandPoseEstimator:
     crop_mode = property(lambda self: self.preprocessing.mode)
 
     @classmethod
-    def from_pretrained(cls, **kwargs) -> "HandPoseEstimator":
-        """The default model shipped inside the package (no download); kwargs as for the constructor."""
-        return cls(default_model_path(), **kwargs)
+    def from_pretrained(cls, name: str = "auto", **kwargs) -> "HandPoseEstimator":
+        """A model shipped inside the package (no download): "default", "lite", or "auto" — the lite model
+        when the network runs on a CPU without native BF16, else the default (lfsdk.pretrained.pick_pretrained).
+        kwargs as for the constructor."""
+        if name == "auto":
+            name = pretrained.pick_pretrained(kwargs.get("device"), kwargs.get("backend", "auto"))
+        return cls(pretrained.model_path(name), **kwargs)
 
     def _default_camera(self) -> Camera:
         """The camera the model was trained for (config extra.camera), else its skeleton's preset, else NYU's."""

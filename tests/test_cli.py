@@ -151,7 +151,7 @@ def test_demo_in_process_on_any_model(monkeypatch, tmp_path, capsys):
     """The demo's code path with the test checkpoint standing in for the default model."""
     pretrained = pytest.importorskip("lfsdk.pretrained", reason="lfsdk.pretrained (sample frames) has not landed")
 
-    monkeypatch.setattr(pretrained, "default_model_path", lambda: shared_model()[0])
+    monkeypatch.setattr(pretrained, "model_path", lambda name="default": shared_model()[0])
     out_png = tmp_path / "demo.png"
     assert main(["demo", "--iters", "2", "-o", str(out_png), "--backend", "onnxruntime"]) == 0
     out = capsys.readouterr().out
@@ -164,3 +164,22 @@ def test_demo_in_process_on_any_model(monkeypatch, tmp_path, capsys):
     flat = img.reshape(-1, 3).astype(int)
     assert (flat.max(1) - flat.min(1) > 80).sum() > 0  # coloured joint dots (the random model stacks them)
     assert (flat == 255).all(1).sum() > 4 * 50  # the white crop boxes
+
+
+@pytest.mark.parametrize("given, expected", [(None, "auto"), ("auto", "auto"), ("lite", "lite"), ("default", "default")])
+def test_model_names_go_to_from_pretrained(monkeypatch, given, expected):
+    """--model takes a shipped model's name (or auto); anything else is a file for the constructor."""
+    import argparse
+
+    from lfsdk.commands import common
+
+    asked = []
+    monkeypatch.setattr(common.HandPoseEstimator, "from_pretrained", classmethod(lambda cls, name, **kw: asked.append(name)))
+    monkeypatch.setattr(common.HandPoseEstimator, "__init__", lambda self, model, **kw: asked.append(f"file {model}"))
+    p = argparse.ArgumentParser()
+    common.add_model_argument(p)
+    common.add_backend_arguments(p)
+    args = p.parse_args([] if given is None else ["--model", given])
+    common.make_estimator(args)
+    common.make_estimator(p.parse_args(["--model", "runs/x/best"]))
+    assert asked == [expected, "file runs/x/best"]

@@ -214,7 +214,7 @@ def test_readme_quick_start(monkeypatch, tmp_path):
     import lfsdk.pretrained
 
     if default_model_missing():
-        monkeypatch.setattr(lfsdk.pretrained, "default_model_path", lambda: shared_model()[0])
+        monkeypatch.setattr(lfsdk.pretrained, "model_path", lambda name="default": shared_model()[0])
     monkeypatch.chdir(tmp_path)
     # -- as in the README --
     from PIL import Image

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from lfsdk.data.dataset import HandCropDataset, PreprocessConfig
@@ -8,6 +9,7 @@ from lfsdk.data.synthetic import render_hand
 from lfsdk.evaluate import joint_errors, predict
 from lfsdk.geometry import Camera
 from lfsdk.kernels import backproject
+from lfsdk import pretrained
 from lfsdk.pretrained import default_model_path, load_default, sample_frames
 
 
@@ -56,3 +58,38 @@ def test_default_beats_the_trivial_baseline_on_held_out_frames():
     _, centre = backproject(torch.zeros_like(data.joints), data.centers_uvd, data.preprocess.cube, cam)
     baseline = joint_errors(centre, pred["true_xyz"]).mean()
     assert err < 0.6 * baseline, (float(err), float(baseline))
+
+
+# -- which shipped model "auto" picks ----------------------------------------------------------------------
+@pytest.mark.parametrize("native_bf16, device, backend, lite_shipped, expected", [
+    (False, "cpu", "auto", True, "lite"),            # an FP32-only CPU: the full network costs ~4x the lite's
+    (False, None, "onnxruntime", True, "lite"),      # no CUDA here, so None means the CPU
+    (True, "cpu", "auto", True, "default"),          # native BF16 runs the full network fast enough
+    (False, "cuda", "auto", True, "default"),        # a GPU
+    (False, "cpu", "tensorrt", True, "default"),     # TensorRT runs on a GPU whatever device says
+    (False, "cpu", "auto", False, "default"),        # no lite in this install: never a missing model
+])
+def test_pick_pretrained(monkeypatch, tmp_path, native_bf16, device, backend, lite_shipped, expected):
+    monkeypatch.setattr(pretrained, "cpu_has_native_bf16", lambda: native_bf16)
+    monkeypatch.setattr(pretrained.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(pretrained, "ASSETS", tmp_path)
+    (tmp_path / "lite").mkdir()
+    if lite_shipped:
+        (tmp_path / "lite" / "model.safetensors").write_bytes(b"")
+    assert pretrained.pick_pretrained(device, backend) == expected
+
+
+def test_model_path_names_the_shipped_models():
+    assert pretrained.model_path("default") == pretrained.default_model_path()
+    with pytest.raises(ValueError, match=r"unknown pretrained model 'huge'.*\['default', 'lite'\]"):
+        pretrained.model_path("huge")
+
+
+def test_from_pretrained_auto_follows_pick(monkeypatch):
+    """from_pretrained() with no name builds the model pick_pretrained names, for the device it is given."""
+    from lfsdk import HandPoseEstimator
+
+    asked = []
+    monkeypatch.setattr(pretrained, "pick_pretrained", lambda device, backend: asked.append((device, backend)) or "default")
+    est = HandPoseEstimator.from_pretrained(device="cpu", backend="onnxruntime")
+    assert asked == [("cpu", "onnxruntime")] and est.model_path == default_model_path()

@@ -11,9 +11,10 @@ import torch
 from ..backends.base import PRECISIONS, REGISTRY
 from ..depth_io import DEPTH_SUFFIXES, read_depth_file
 from ..estimator import HandPoseEstimator
+from ..pretrained import PRETRAINED
 from ..skeletons import get_skeleton
 
-__all__ = ["run_reporting_errors", "DEPTH_SUFFIXES", "read_depth_file", "frames", "add_backend_arguments", "make_estimator", "joint_names"]
+__all__ = ["run_reporting_errors", "DEPTH_SUFFIXES", "read_depth_file", "frames", "add_backend_arguments", "add_model_argument", "make_estimator", "joint_names"]
 
 def frames(files: list[str]) -> Iterator[tuple[str, int, np.ndarray]]:
     """(file, index within the file, (H, W) frame) for every frame of every file, read one file at a time."""
@@ -39,9 +40,16 @@ def make_estimator(args: argparse.Namespace, **kw):
     torch.set_num_threads(args.torch_threads)  # the command owns its process: a global setting is fine here
 
     opts = dict(backend=args.backend, device=args.device, precision=args.precision, **kw)
-    if getattr(args, "model", None):
-        return HandPoseEstimator(args.model, **opts)
-    return HandPoseEstimator.from_pretrained(**opts)
+    model = getattr(args, "model", None) or "auto"
+    if model == "auto" or model in PRETRAINED:
+        return HandPoseEstimator.from_pretrained(model, **opts)
+    return HandPoseEstimator(model, **opts)
+
+
+def add_model_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="auto",
+                   help=f"a shipped model ({', '.join(PRETRAINED)}), or a checkpoint, .onnx or .engine (default: "
+                        "auto, the lite model when the network runs on a CPU without native BF16, else the default)")
 
 
 def joint_names(skeleton: str, m: int) -> list[str]:

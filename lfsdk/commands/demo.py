@@ -1,4 +1,4 @@
-"""`lfsdk demo`: the default model on the sample frames shipped in the package — joints, stage times and an
+"""`lfsdk demo`: a shipped model on the sample frames shipped in the package — joints, stage times and an
 overlay picture."""
 from __future__ import annotations
 
@@ -9,17 +9,18 @@ import numpy as np
 from PIL import Image
 
 from ..pretrained import sample_frames
-from .common import add_backend_arguments, joint_names, make_estimator
+from .common import add_backend_arguments, add_model_argument, joint_names, make_estimator
 
 __all__ = ["HELP", "add_arguments", "run", "montage"]
 
-HELP = "run the default model on the sample frames shipped in the package: joints, stage times, an overlay PNG"
+HELP = "run a shipped model (--model; default: auto) on the sample frames shipped in the package: joints, stage times, an overlay PNG"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default=None,
                    help="write the overlay picture of the sample frames here (default: none written)")
     p.add_argument("--iters", type=int, default=50, help="profiling iterations (default 50)")
+    add_model_argument(p)
     add_backend_arguments(p)
 
 
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--iters must be ≥ 1, got {args.iters}")
     samples = sample_frames()
     est = make_estimator(args, camera=samples[0].camera)
-    print(est)
+    print(f"model {est.model_path}\n{est}")
     # one call per frame size (the shipped samples share one); results kept in sample order
     results = [est(s.depth) for s in samples]
     names = joint_names(est.config.skeleton, est.config.num_joints)

@@ -17,7 +17,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..inputs import as_camera, as_depth_batch
-from .common import DEPTH_SUFFIXES, add_backend_arguments, joint_names, make_estimator, read_depth_file
+from .common import DEPTH_SUFFIXES, add_backend_arguments, add_model_argument, joint_names, make_estimator, read_depth_file
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -26,7 +26,7 @@ HELP = "estimate hand joints on depth files (16-bit PNG or .npy), write JSON or 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", help="depth frames: 16-bit PNG (mm) or .npy (H, W) / (B, H, W)")
-    p.add_argument("--model", help="checkpoint, .onnx or .engine (default: the embedded default model)")
+    add_model_argument(p)
     p.add_argument("--camera", default=None,
                    help="intrinsics: nyu, icvl, msra or fx,fy,cx,cy (default: the model's)")
     p.add_argument("-o", "--output", help="write .json or .csv (default: JSON on stdout)")

@@ -13,7 +13,7 @@ from ..cpu import cpu_description
 from ..model import LatentFusion, ModelConfig
 from ..model.checkpoint import read_config, resolve_checkpoint
 from ..model.summary import format_summary
-from ..pretrained import default_model_path
+from ..pretrained import PRETRAINED, model_path, pick_pretrained
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -52,13 +52,15 @@ def run(args: argparse.Namespace) -> int:
         for name, ok in availability(dev).items():
             status = "usable" if ok.ok else f"not usable: {ok.reason}"
             print(f"  {name:<12} {dev:<5} {status}")
-    try:
-        path = default_model_path()
-        cfg = read_config(resolve_checkpoint(path)[1])
-        print(f"\ndefault model  {path}\n  {cfg.num_joints} joints ({cfg.skeleton}), cube {cfg.cube_size} mm, "
-              f"input {cfg.input_size}×{cfg.input_size}")
-    except (FileNotFoundError, ValueError) as e:
-        print(f"\ndefault model  not available ({e})")
+    print(f"\nshipped models (auto picks {pick_pretrained()} here)")
+    for name in PRETRAINED:
+        path = model_path(name)
+        try:
+            cfg = read_config(resolve_checkpoint(path)[1])
+            print(f"  {name:<8} {path}\n           {cfg.num_joints} joints ({cfg.skeleton}), cube {cfg.cube_size} mm, "
+                  f"input {cfg.input_size}×{cfg.input_size}, {cfg.channels} channels")
+        except (FileNotFoundError, ValueError) as e:
+            print(f"  {name:<8} not available ({e})")
     if args.model:
         print()
         print(format_summary(LatentFusion(ModelConfig(num_joints=args.joints))))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import add_backend_arguments, make_estimator
+from .common import add_backend_arguments, add_model_argument, make_estimator
 from ..sources import RealSenseSource, open_source
 from ..track.filter import OneEuroParams
 from ..track.tracker import DEFAULT_SMOOTHING, HandTracker
@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                   "realsense[:SERIAL] for a live camera, or synthetic:SCENARIO[:FRAMES[:SEED]]")
     p.add_argument("-o", "--output", help="write hands.jsonl (default: JSON lines on stdout)")
     p.add_argument("--video", help="also write an overlay video (e.g. out.mp4; needs pip install av)")
-    p.add_argument("--model", help="checkpoint, .onnx or .engine (default: the embedded default model)")
+    add_model_argument(p)
     p.add_argument("--camera", help="intrinsics of a folder of frames: nyu, icvl, msra or fx,fy,cx,cy "
                                     "(recordings and cameras report their own)")
     p.add_argument("--fps", type=float, help="frame rate of a folder of frames (default: times from file names)")

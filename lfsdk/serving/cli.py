@@ -13,7 +13,7 @@ HELP = "serve the estimator over Triton's HTTP/gRPC protocol (PyTriton; pip inst
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="checkpoint dir, .onnx or .engine (default: the bundled model)")
+    p.add_argument("--model", help="default, lite, auto (lite on a CPU without native BF16), or a checkpoint dir, .onnx or .engine (default: auto)")
     p.add_argument("--backend", default="auto", help="backend running the network (default auto)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 for every interface)")
     p.add_argument("--http-port", type=int, default=8000)

@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from ..estimator import HandPoseEstimator
+from ..pretrained import PRETRAINED
 from ..geometry import Camera
 from .hands import find_hands_arrays
 from .protocol import (BATCH_REJECTED, HANDS_MODEL_NAME, MODEL_NAME, REQUEST_ID, check_camera, hands_options,
@@ -47,7 +48,7 @@ class BatchRejected(ValueError):
 
 @dataclass(frozen=True)
 class ServeConfig:
-    model: str | None = None  # checkpoint dir, .onnx or .engine; None → the default model
+    model: str | None = None  # default, lite, auto, or a checkpoint dir, .onnx or .engine; None → auto
     backend: str = "auto"
     host: str = "127.0.0.1"
     http_port: int = 8000
@@ -235,8 +236,9 @@ def serve(config: ServeConfig, *, on_ready: Callable[[], None] | None = None) ->
     pt = import_pytriton()
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
 
-    est = (HandPoseEstimator(config.model, backend=config.backend) if config.model is not None
-           else HandPoseEstimator.from_pretrained(backend=config.backend))
+    named = config.model is None or config.model == "auto" or config.model in PRETRAINED
+    est = (HandPoseEstimator.from_pretrained(config.model or "auto", backend=config.backend) if named
+           else HandPoseEstimator(config.model, backend=config.backend))
     m = est.config.num_joints
     triton_config = pt.TritonConfig(
         http_address=config.host, http_port=config.http_port, grpc_address=config.host,
