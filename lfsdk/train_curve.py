@@ -2,10 +2,10 @@
 
 Under-trained networks follow err(n) ≈ a · n^b (b < 0) over a decade or two of samples n; a straight line
 in log-log. `fit_power_law` fits it by least squares on log(err) vs log(n), and `samples_to_reach` inverts
-it. A warm-started run continues the curve of the run it started from: pass that run's log as `before`
-and its samples are counted first.
+it. A warm-started run continues the curve of the runs it started from: pass their logs, oldest first, as
+`before` and their samples are counted first, each leg after the one before it.
 
-    python -m lfsdk.train_curve runs/palm/log.jsonl --before lfsdk/assets/default/training_log.jsonl \
+    python -m lfsdk.train_curve runs/palm/log.jsonl --before runs/first/log.jsonl runs/second/log.jsonl \
         --target 8 --out training_curve.png
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_log", "curve_points", "fit_power_law", "samples_to_reach", "plot_curve", "main"]
+__all__ = ["read_log", "curve_points", "chained_points", "fit_power_law", "samples_to_reach", "plot_curve", "main"]
 
 
 def read_log(path: str | Path) -> list[dict]:
@@ -31,6 +31,17 @@ def curve_points(log: list[dict], batch_size: int = 32, offset: int = 0, key: st
     step × batch_size (older logs), plus `offset`."""
     pts = [(offset + r.get("samples", r["step"] * batch_size), r[key]) for r in log if r.get(key) is not None]
     return np.array(pts, dtype=float).reshape(-1, 2)
+
+
+def chained_points(logs: list[list[dict]]) -> list[np.ndarray]:
+    """Each leg's (K_i, 2) curve points, the samples of every leg counted after those of the legs before it
+    (a warm-started leg's step 0 is where its predecessor ended)."""
+    out, offset = [], 0
+    for log in logs:
+        pts = curve_points(log, offset=offset)
+        out.append(pts)
+        offset = int(pts[:, 0].max()) if len(pts) else offset
+    return out
 
 
 def fit_power_law(samples: np.ndarray, errors: np.ndarray) -> tuple[float, float]:
@@ -61,7 +72,7 @@ def plot_curve(series: dict[str, np.ndarray], fit: tuple[float, float] | None, t
         if len(pts):
             ax.plot(pts[:, 0], pts[:, 1], "o-", ms=3, label=name)
     if fit is not None:
-        lo = min(p[:, 0].min() for p in series.values() if len(p))
+        lo = min(p[p[:, 0] > 0, 0].min() for p in series.values() if (p[:, 0] > 0).any())  # log axis: n > 0
         hi = samples_to_reach(*fit, target) if target else max(p[:, 0].max() for p in series.values())
         hi = hi if math.isfinite(hi) else 10 * lo
         n = np.geomspace(lo, max(hi, lo * 1.01), 50)
@@ -81,21 +92,20 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m lfsdk.train_curve", description="Training curve vs samples and a "
                                 "power-law fit of the held-out error.")
     p.add_argument("log", help="lfsdk-train log.jsonl")
-    p.add_argument("--before", default=None, help="log of the run this one was warm-started from")
+    p.add_argument("--before", nargs="*", default=[], help="logs of the runs this one continues (warm-started "
+                   "from), oldest first")
     p.add_argument("--fit-from", type=float, default=2e4, help="fit on points with at least this many samples")
     p.add_argument("--target", type=float, default=8.0, help="error (mm) whose sample count is extrapolated")
     p.add_argument("--out", default=None, help="PNG to write (default: none)")
     args = p.parse_args(argv)
-    before = curve_points(read_log(args.before)) if args.before else np.zeros((0, 2))
-    offset = int(before[:, 0].max()) if len(before) else 0
-    now = curve_points(read_log(args.log), offset=offset)
-    allp = np.concatenate((before, now))
+    legs = chained_points([read_log(f) for f in [*args.before, args.log]])
+    allp = np.concatenate(legs)
     sel = allp[allp[:, 0] >= args.fit_from]
     a, b = fit_power_law(sel[:, 0], sel[:, 1])
     result = {"fit_a": a, "fit_b": b, "fit_points": len(sel), "samples_seen": int(allp[:, 0].max()),
               "best_mm": float(allp[:, 1].min()), f"samples_to_{args.target:g}mm": samples_to_reach(a, b, args.target)}
     if args.out:
-        series = {"warm-start run": now, **({"earlier run": before} if len(before) else {})}
+        series = {f"run {i + 1}" + (" (this one)" if i == len(legs) - 1 else ""): pts for i, pts in enumerate(legs)}
         plot_curve(series, (a, b), args.target, args.out)
     print(json.dumps(result))
     return 0

@@ -150,6 +150,24 @@ def test_power_law_fit_recovers_a_known_curve_and_its_budget():
     assert curve_points(log, offset=100).tolist() == [[100.0, 30.0], [420.0, 20.0]]
 
 
+def test_chained_legs_count_samples_after_the_legs_before(tmp_path, capsys):
+    from lfsdk.train_curve import chained_points, main
+    legs = [[{"step": 0, "val_mm": 40.0}, {"step": 100, "samples": 3200, "val_mm": 20.0}],
+            [{"step": 0, "samples": 0, "val_mm": 20.0}, {"step": 50, "samples": 1600, "val_mm": 18.0}],
+            [{"step": 0, "samples": 0, "val_mm": 18.0}, {"step": 10, "samples": 800, "val_mm": 17.0}]]
+    pts = chained_points(legs)
+    assert [p.tolist() for p in pts] == [[[0, 40], [3200, 20]], [[3200, 20], [4800, 18]], [[4800, 18], [5600, 17]]]
+    files = []
+    for i, leg in enumerate(legs):
+        files.append(tmp_path / f"log{i}.jsonl")
+        files[-1].write_text("\n".join(json.dumps(r) for r in leg))
+    assert main([str(files[2]), "--before", str(files[0]), str(files[1]), "--fit-from", "1000",
+                 "--out", str(tmp_path / "c.png")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["samples_seen"] == 5600 and result["best_mm"] == 17.0 and result["fit_points"] == 5
+    assert (tmp_path / "c.png").stat().st_size > 1000
+
+
 def test_sigterm_stops_a_background_run_cleanly(tmp_path):
     import os
     import signal
