@@ -35,7 +35,7 @@ from .bench_report import PAPER_FPS, PAPER_MS_PER_FRAME, SPLIT, device_label, ma
 from .cpu import cpu_description, cpu_has_native_bf16
 from .data.synthetic import render_batch
 from .estimator import HandPoseEstimator
-from .pretrained import default_model_path
+from .pretrained import PRETRAINED, model_path
 from .stages import PAPER_MS
 
 __all__ = ["BenchConfig", "PAPER_FPS", "PAPER_MS_PER_FRAME", "SPLIT", "BASELINE", "Variant", "variants",
@@ -234,8 +234,8 @@ def run(cfg: BenchConfig, progress: bool = True, on_row: Callable[[dict], None] 
     """Measure every variant × batch; returns the report dict (see write_report for the files). on_row gets
     the report so far after every row (measured or failed)."""
     model = cfg.model
-    if model is None:
-        model = str(default_model_path())
+    if model is None or model in PRETRAINED:
+        model = str(model_path(model or "default"))
     runnable, skipped = variants(cfg.device, cfg.backends, cfg.precisions, model=model)
     if cfg.quick and cfg.precisions is None:
         runnable, quick = quick_skips(runnable, cfg.device)
@@ -301,7 +301,7 @@ def _frame_size(s: str) -> tuple[int, int]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", help="checkpoint or .onnx (default: the embedded default model)")
+    p.add_argument("--model", help="a shipped model (default, lite), a checkpoint or an .onnx (default: default)")
     p.add_argument("--device", default=None, help="cpu or cuda[:N] (default: cuda when available)")
     p.add_argument("--batches", type=_ints, help="comma-separated batch sizes (default 1,8,32,128,512 on "
                    "GPU; 1,8,32 on CPU)")

@@ -86,6 +86,14 @@ class HandPoseEstimator:
             name = pretrained.pick_pretrained(kwargs.get("device"), kwargs.get("backend", "auto"))
         return cls(pretrained.model_path(name), **kwargs)
 
+    @classmethod
+    def from_name_or_path(cls, model: str | os.PathLike | None, **kwargs) -> "HandPoseEstimator":
+        """A shipped model by name ("auto", "default", "lite"; None is "auto") or a model file, as the
+        commands' --model takes it; kwargs as for the constructor."""
+        if model is None or model == "auto" or model in pretrained.PRETRAINED:
+            return cls.from_pretrained(model or "auto", **kwargs)
+        return cls(model, **kwargs)
+
     def _default_camera(self) -> Camera:
         """The camera the model was trained for (config extra.camera), else its skeleton's preset, else NYU's."""
         cam = self.config.extra.get("camera") if isinstance(self.config.extra, dict) else None

@@ -168,7 +168,8 @@ def run_scene_benchmark(est: Any, n: int = 500, seed: int = SCENE_SEEDS["test"],
 def main(argv: list[str] | None = None) -> int:
     """lfsdk-eval --scenes: the scene benchmark on a model (default: the shipped one)."""
     p = argparse.ArgumentParser(prog="lfsdk-eval --scenes", description="Find hands in rendered scenes, per class.")
-    p.add_argument("model", nargs="?", default=None, help="checkpoint / .onnx / .engine (default: the shipped model)")
+    p.add_argument("model", nargs="?", default=None, help="a shipped model (default, lite) or a checkpoint / .onnx / .engine (default: auto, "
+                   "as from_pretrained picks)")
     p.add_argument("--backend", default="onnxruntime", help="estimator backend (default: onnxruntime)")
     p.add_argument("--camera", default=None, help="camera preset or fx,fy,cx,cy (default: the model's)")
     p.add_argument("--n", type=int, default=500, help="number of held-out scenes (default 500)")
@@ -192,14 +193,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         kw = {"backend": args.backend, **({"camera": args.camera} if args.camera else {})}
-        est = HandPoseEstimator(args.model, **kw) if args.model else HandPoseEstimator.from_pretrained(**kw)
+        est = HandPoseEstimator.from_name_or_path(args.model, **kw)
         report, batch, det = run_scene_benchmark(est, args.n, args.seed, mode=args.mode, max_hands=args.max_hands,
                                                  batch_size=args.batch_size, classes=classes,
                                                  cost=not args.no_cost, progress=True)
     except (ValueError, FileNotFoundError) as e:
         print(f"lfsdk-eval --scenes: {e}", file=sys.stderr)
         return 1
-    report["model"] = args.model or "default (shipped)"
+    report["model"] = str(est.model_path)
     report["backend"] = est.backend.describe()
     files = write_scene_report(report, batch, det, args.out, est.cube)
     print(files[1].read_text())

@@ -40,10 +40,7 @@ def make_estimator(args: argparse.Namespace, **kw):
     torch.set_num_threads(args.torch_threads)  # the command owns its process: a global setting is fine here
 
     opts = dict(backend=args.backend, device=args.device, precision=args.precision, **kw)
-    model = getattr(args, "model", None) or "auto"
-    if model == "auto" or model in PRETRAINED:
-        return HandPoseEstimator.from_pretrained(model, **opts)
-    return HandPoseEstimator(model, **opts)
+    return HandPoseEstimator.from_name_or_path(getattr(args, "model", None), **opts)
 
 
 def add_model_argument(p: argparse.ArgumentParser) -> None:

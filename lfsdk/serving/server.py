@@ -24,7 +24,6 @@ from typing import Callable
 import numpy as np
 
 from ..estimator import HandPoseEstimator
-from ..pretrained import PRETRAINED
 from ..geometry import Camera
 from .hands import find_hands_arrays
 from .protocol import (BATCH_REJECTED, HANDS_MODEL_NAME, MODEL_NAME, REQUEST_ID, check_camera, hands_options,
@@ -236,9 +235,7 @@ def serve(config: ServeConfig, *, on_ready: Callable[[], None] | None = None) ->
     pt = import_pytriton()
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
 
-    named = config.model is None or config.model == "auto" or config.model in PRETRAINED
-    est = (HandPoseEstimator.from_pretrained(config.model or "auto", backend=config.backend) if named
-           else HandPoseEstimator(config.model, backend=config.backend))
+    est = HandPoseEstimator.from_name_or_path(config.model, backend=config.backend)
     m = est.config.num_joints
     triton_config = pt.TritonConfig(
         http_address=config.host, http_port=config.http_port, grpc_address=config.host,
