@@ -72,6 +72,7 @@ def _class_metrics(sel: np.ndarray, batch: SceneBatch, det: Detections, err: np.
     return {
         "frames": frames, "hands": n_hands,
         "detection_rate": float(ok.sum() / n_hands) if n_hands else None,
+        "oracle_detection_rate": float((oracle[hands] <= threshold).mean()) if n_hands else None,
         "all_found_rate": float((ok.sum(1) == batch.num_hands)[sel].mean()) if n_hands else None,
         "false_positive_rate": float(extra.sum() / frames) if frames else None,
         "reported_per_frame": float(det.found[sel].sum() / frames) if frames else None,
@@ -85,7 +86,8 @@ def _class_metrics(sel: np.ndarray, batch: SceneBatch, det: Detections, err: np.
 
 def scene_metrics(batch: SceneBatch, det: Detections, oracle: np.ndarray, threshold: float = FOUND_MM) -> dict:
     """Per scene class and for all hand / no-hand frames: frames, hands, detection_rate (true hands found
-    within `threshold` mm), all_found_rate (frames with every hand found), false_positive_rate (frames with
+    within `threshold` mm), oracle_detection_rate (true hands the model gets within it when cropped at the
+    true palm: what a perfect localisation would find), all_found_rate (frames with every hand found), false_positive_rate (frames with
     a reported hand that matches no true hand within the threshold), reported_per_frame, e2e_mean_mm and
     e2e_median_mm (true hands with a reported partner), oracle_mean_mm (the same hands), oracle_all_mean_mm
     (every true hand), handedness_accuracy (found hands whose side was said)."""

@@ -36,18 +36,19 @@ def scene_markdown(report: dict) -> str:
              f"{report['scenes']} held-out rendered scenes (seed {report['seed']}, {report['size'][1]}×"
              f"{report['size'][0]}, layout {report['layout']}); a true hand is found when a reported hand's mean "
              f"joint error to it is ≤ {report['found_threshold_mm']:g} mm. End-to-end error: true hands with a "
-             "reported partner; oracle: the same hands cropped at their true palm centre. "
+             "reported partner; oracle: the same hands cropped at their true palm centre (oracle found: what a "
+             "perfect localisation would find with this model). "
              "Extra: frames with a reported hand that matches no true hand (on no-hand classes, false positives).",
-             "", "| scene class | frames | hands | found | all hands found | extra / false positive | "
+             "", "| scene class | frames | hands | found | oracle found | all hands found | extra / false positive | "
              "reported per frame | end-to-end mm (median) | oracle mm | handedness |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, m in report["classes"].items():
         e2e = "—" if m["e2e_mean_mm"] is None else f"{m['e2e_mean_mm']:.1f} ({m['e2e_median_mm']:.1f})"
         side = "—" if m["handedness_accuracy"] is None else \
             f"{_pct(m['handedness_accuracy'])} of {m['handedness_judged']}"
         bold = "**" if name.startswith("all ") else ""
         lines.append(f"| {bold}{name}{bold} | {m['frames']} | {m['hands']} | {_pct(m['detection_rate'])} | "
-                     f"{_pct(m['all_found_rate'])} | {_pct(m['false_positive_rate'])} | "
+                     f"{_pct(m.get('oracle_detection_rate'))} | {_pct(m['all_found_rate'])} | {_pct(m['false_positive_rate'])} | "
                      f"{m['reported_per_frame']:.2f} | {e2e} | {_mm(m['oracle_mean_mm'])} | {side} |")
     cost = report.get("localization_cost")
     if cost:

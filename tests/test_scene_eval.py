@@ -73,6 +73,10 @@ def test_scene_metrics_on_a_hand_made_case():
     assert m["all no-hand classes"]["false_positive_rate"] == 0.5
     assert m["all hand classes"]["detection_rate"] == pytest.approx(2 / 3)
     assert m["all hand classes"]["reported_per_frame"] == 1.5
+    assert lone["oracle_detection_rate"] == two["oracle_detection_rate"] == 1.0  # 4, 6 and 8 mm at the true palm
+    oracle[1, 1] = 40.0  # the second hand missed even when cropped at its palm: a limit of the model
+    again = scene_metrics(batch, _toy_detections(batch), oracle)
+    assert again["two_hands"]["oracle_detection_rate"] == 0.5 and again["all hand classes"]["oracle_detection_rate"] == pytest.approx(2 / 3)
 
 
 class _Truthful:
