@@ -16,6 +16,7 @@ each thread its own estimator) rather than calling one estimator from many threa
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Sequence
@@ -84,6 +85,9 @@ class HandPoseEstimator:
         kwargs as for the constructor."""
         if name == "auto":
             name = pretrained.pick_pretrained(kwargs.get("device"), kwargs.get("backend", "auto"))
+            if name == "lite":  # a different model on different machines: say so, and how to choose
+                print("lfsdk: this CPU has no native BF16, so from_pretrained() picked the lite model "
+                      "(from_pretrained('default') for the full network)", file=sys.stderr)
         return cls(pretrained.model_path(name), **kwargs)
 
     @classmethod

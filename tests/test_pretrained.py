@@ -93,3 +93,15 @@ def test_from_pretrained_auto_follows_pick(monkeypatch):
     monkeypatch.setattr(pretrained, "pick_pretrained", lambda device, backend: asked.append((device, backend)) or "default")
     est = HandPoseEstimator.from_pretrained(device="cpu", backend="onnxruntime")
     assert asked == [("cpu", "onnxruntime")] and est.model_path == default_model_path()
+
+
+def test_from_pretrained_says_when_auto_picks_lite(monkeypatch, capsys):
+    from lfsdk import HandPoseEstimator
+
+    monkeypatch.setattr(pretrained, "pick_pretrained", lambda device, backend: "lite")
+    shipped = default_model_path()
+    monkeypatch.setattr(pretrained, "model_path", lambda name: shipped)  # the lite may not be shipped yet
+    HandPoseEstimator.from_pretrained(backend="torch")
+    assert "picked the lite model" in capsys.readouterr().err
+    HandPoseEstimator.from_pretrained("lite", backend="torch")  # named: nothing to say
+    assert capsys.readouterr().err == ""
