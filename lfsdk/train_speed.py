@@ -17,19 +17,10 @@ import time
 
 import torch
 
+from lfsdk.cpu import cpu_has_native_bf16
 from lfsdk.model import LatentFusion, ModelConfig, latent_fusion_loss
 
-__all__ = ["cpu_has_native_bf16", "measure_samples_per_s", "choose_precision", "choose_threads", "main"]
-
-
-def cpu_has_native_bf16() -> bool:
-    """True when /proc/cpuinfo lists AVX512_BF16 or AMX-BF16 (False where it cannot be read)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+__all__ = ["measure_samples_per_s", "choose_precision", "choose_threads", "main"]
 
 
 def measure_samples_per_s(config: ModelConfig, batch: int = 32, dtype: torch.dtype | None = None,
