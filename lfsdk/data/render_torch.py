@@ -100,7 +100,7 @@ def _add_clutter(depth: torch.Tensor, plan: dict, camera: Camera, rd: torch.Tens
     draws = [sample_clutter(plan["rngs"][i], float(z), camera, h, w) for i, z in zip(idx, near)]
     as_t = lambda a: torch.as_tensor(np.asarray(a), dtype=depth.dtype, device=depth.device)  # noqa: E731
     plane = clutter_planes(as_t([d[0] for d in draws]), as_t([d[1] for d in draws]), as_t(near), rd, h, w)
-    blobs, _ = raycast_capsules_torch(as_t(pad_capsules([d[2] for d in draws])), camera, h, w)
+    blobs, _ = raycast_capsules_torch(as_t(pad_capsules([d[2] for d in draws])), camera, h, w, with_part=False)
     plane = torch.where((blobs > 0) & ((plane == 0) | (blobs < plane)), blobs, plane)
     out = depth.clone()
     out[torch.from_numpy(idx).to(depth.device)] = torch.where(sel > 0, sel, plane)
@@ -146,7 +146,8 @@ def iter_render_chunks(n: int, seed: int, camera: Camera | str = "icvl", layout:
     rd = pixel_rays_torch(camera, h, w, dev, dtype)
     for lo in range(0, n, chunk):
         plan = _sample_chunk(lo, min(n, lo + chunk), seed, camera, skeleton, (h, w), options, clutter_p)
-        depth, _ = raycast_capsules_torch(torch.as_tensor(plan["caps"], dtype=dtype, device=dev), camera, h, w)
+        depth, _ = raycast_capsules_torch(torch.as_tensor(plan["caps"], dtype=dtype, device=dev), camera, h, w,
+                                          with_part=False)
         depth = _add_clutter(depth, plan, camera, rd)
         if noise:
             depth = sensor_effects_torch(depth, options, _noise_generator(seed, lo, dev))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from lfsdk.data.raycast import raycast_capsules
-from lfsdk.data.raycast_torch import pixel_rays_torch, raycast_capsules_torch
+from lfsdk.data.raycast_torch import capsule_boxes, pixel_rays_torch, raycast_capsules_torch
 from lfsdk.data.synthetic import render_hand
 from lfsdk.geometry import Camera
 
@@ -48,10 +48,11 @@ def test_float32_stays_close(hands):
     assert close.double().mean() >= 0.999
 
 
-def test_chunking_does_not_change_the_image(hands):
+def test_tiles_and_passes_do_not_change_the_image(hands):
+    """Culling by tiles against brute force (one tile the image's size), odd tiles, one pair per pass."""
     caps = _batch(hands)
     d, p = raycast_capsules_torch(caps, CAM, H, W)
-    for kw in ({"chunk": 1}, {"chunk": 5}, {"max_elements": H * W}):  # the last: one frame, one capsule per pass
+    for kw in ({"tile": 1000}, {"tile": 7}, {"tile": 8, "max_elements": 20 * 64}, {"tile": 1}):
         d2, p2 = raycast_capsules_torch(caps, CAM, H, W, **kw)
         torch.testing.assert_close(d2, d, rtol=0, atol=1e-8)  # matmul blocking may move the last bits
         assert torch.equal(p, p2)
@@ -102,6 +103,19 @@ def test_bad_capsules(caps, match):
         raycast_capsules_torch(caps, CAM, H, W)
 
 
-def test_too_small_image():
+def test_too_small_image_or_tile():
     with pytest.raises(ValueError, match="≥ 8"):
         raycast_capsules_torch(torch.zeros(1, 1, 7), CAM, 4, W)
+    with pytest.raises(ValueError, match="tile must be ≥ 1"):
+        raycast_capsules_torch(torch.zeros(1, 1, 7), CAM, H, W, tile=0)
+
+
+def test_boxes_contain_every_hit(hands):
+    """Every pixel brute force hits lies inside the hit capsule's box (with the one-pixel margin)."""
+    caps = _batch(hands)
+    _, part = raycast_capsules_torch(caps, CAM, H, W, tile=1000)
+    box = capsule_boxes(caps, CAM)
+    f, v, u = torch.nonzero(part >= 0, as_tuple=True)
+    b = box[f, part[f, v, u]]
+    assert ((u >= b[:, 0].floor() - 1) & (u <= b[:, 2].ceil() + 1) & (v >= b[:, 1].floor() - 1)
+            & (v <= b[:, 3].ceil() + 1)).all()
