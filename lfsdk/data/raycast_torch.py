@@ -61,7 +61,7 @@ def _check(caps: torch.Tensor, h: int, w: int) -> None:
 
 def _hit_depth(caps: torch.Tensor, rd: torch.Tensor) -> torch.Tensor:
     """Depth z (mm) of each ray's nearest hit on its capsule, inf where it misses.
-    caps (K, 7), rd (K, R, 3) or (R, 3) unit rays from the origin → (K, R)."""
+    caps (K, 7), rd (K, R, 3) unit rays from the origin → (K, R)."""
     pa, pb, r = caps[:, None, :3], caps[:, None, 3:6], caps[:, None, 6]
     ba = pb - pa
     cross = torch.linalg.cross(ba, pa)  # ba × pa = −(ba × oa): only its square and its dot products enter
@@ -83,7 +83,7 @@ def _hit_depth(caps: torch.Tensor, rd: torch.Tensor) -> torch.Tensor:
     tcap = -cb - disc2.clamp_min(0).sqrt()
     inf = torch.tensor(float("inf"), dtype=caps.dtype, device=caps.device)
     hit_t = torch.where(body, t, torch.where((disc >= 0) & (disc2 > 0), tcap, inf))
-    z = hit_t * (rd[..., 2] if rd.dim() == 3 else rd[:, 2])
+    z = hit_t * rd[..., 2]
     return torch.where(torch.isfinite(z) & (z > 0) & (r > 0), z, inf)
 
 
@@ -112,8 +112,7 @@ def _pairs(caps: torch.Tensor, camera: Camera, h: int, w: int, tile: int) -> tor
     tx = torch.arange(tw, device=caps.device, dtype=box.dtype)
     meets = ((ty >= v0[..., None, None]) & (ty <= v1[..., None, None]) & (tx >= u0[..., None, None])
              & (tx <= u1[..., None, None]) & ok[..., None, None])  # (N, P, th, tw)
-    k = meets.flatten(2).nonzero()
-    return k
+    return meets.flatten(2).nonzero()
 
 
 def raycast_capsules_torch(caps: torch.Tensor, camera: Camera, h: int, w: int, tile: int = TILE,
