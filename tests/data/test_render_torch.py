@@ -11,14 +11,16 @@ from lfsdk.geometry import Camera
 
 CAM = Camera(150.0, 150.0, 40.0, 30.0)
 SIZE = (60, 80)
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 CLEAN = RenderOptions(noise_mm=0.0, noise_quad=0.0, edge_dropout=0.0, random_dropout=0.0)
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("options", [CLEAN, RenderOptions()], ids=["clean", "noisy"])
-def test_same_frames_as_the_numpy_renderer(options):
+def test_same_frames_as_the_numpy_renderer(options, device):
     """Joints bit for bit; the noise-free depth (hand, clutter plane and blobs) to within 1 mm."""
     ref = synthetic_frames(8, 5, CAM, "nyu", SIZE, clutter=0.5, options=options)
-    got = render_frames_torch(8, 5, CAM, "nyu", SIZE, options, clutter_p=0.5, device="cpu", chunk=3)
+    got = render_frames_torch(8, 5, CAM, "nyu", SIZE, options, clutter_p=0.5, device=device, chunk=3)
     assert got["depth"].dtype == np.uint16 and got["depth"].shape == ref["depth"].shape == (8, *SIZE)
     for k in ("joints_xyz", "joints_uvd"):
         assert got[k].dtype == np.float32 and np.array_equal(got[k], ref[k]), k
@@ -50,16 +52,17 @@ def test_synthetic_frames_caches_each_renderer_apart(tmp_path):
     assert np.array_equal(again["depth"], b["depth"]) and np.array_equal(a["joints_uvd"], b["joints_uvd"])
 
 
-def _gen(seed=0):
-    return torch.Generator().manual_seed(seed)
+def _gen(seed=0, device="cpu"):
+    return torch.Generator(device=device).manual_seed(seed)
 
 
-def test_noise_follows_sigma_of_z():
+@pytest.mark.parametrize("device", DEVICES)
+def test_noise_follows_sigma_of_z(device):
     """Flat planes at 800 and 2500 mm: the residual std is σ(z) = noise_mm + noise_quad·(z/1000)² (within 10 %,
     rounding to mm adds 1/12 mm² of variance)."""
     opts = RenderOptions(noise_mm=1.5, noise_quad=2.0, edge_dropout=0.0, random_dropout=0.0)
-    depth = torch.tensor([800.0, 2500.0])[:, None, None].expand(2, 64, 64).contiguous()
-    out = sensor_effects_torch(depth, opts, _gen())
+    depth = torch.tensor([800.0, 2500.0], device=device)[:, None, None].expand(2, 64, 64).contiguous()
+    out = sensor_effects_torch(depth, opts, _gen(0, device)).cpu()
     assert out.dtype == torch.float32 and (out == out.round()).all() and (out > 0).all()
     for z, o in zip((800.0, 2500.0), out):
         sigma = np.sqrt((1.5 + 2.0 * (z / 1000) ** 2) ** 2 + 1 / 12)
