@@ -93,12 +93,14 @@ def _add_clutter(depth: torch.Tensor, plan: dict, camera: Camera, rd: torch.Tens
     idx = np.flatnonzero(plan["clutter"])
     if not len(idx):
         return depth
-    n, h, w = depth.shape
+    _, h, w = depth.shape
     sel = depth[torch.from_numpy(idx).to(depth.device)]
     nearest = torch.where(sel > 0, sel, torch.inf).amin((1, 2)).double().cpu().numpy()
     near = np.where(np.isfinite(nearest), nearest, plan["zc"][idx])  # no hand pixel: the palm depth
     draws = [sample_clutter(plan["rngs"][i], float(z), camera, h, w) for i, z in zip(idx, near)]
-    as_t = lambda a: torch.as_tensor(np.asarray(a), dtype=depth.dtype, device=depth.device)  # noqa: E731
+    def as_t(a) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(a), dtype=depth.dtype, device=depth.device)
+
     plane = clutter_planes(as_t([d[0] for d in draws]), as_t([d[1] for d in draws]), as_t(near), rd, h, w)
     blobs, _ = raycast_capsules_torch(as_t(pad_capsules([d[2] for d in draws])), camera, h, w, with_part=False)
     plane = torch.where((blobs > 0) & ((plane == 0) | (blobs < plane)), blobs, plane)
