@@ -28,13 +28,13 @@ if [ -n "$dry" ]; then
   export TIMEOUT_SCALE=${TIMEOUT_SCALE:-10}  # timeouts are sized for the GPU machine, not a busy CPU
   env_args=(--dry-run)
   train_args=(--device cpu --channels 8 --fusion-channels 8 --input-size 32 --train-size 8 --val-size 4
-              --batch-size 4 --max-steps 2 --eval-every 2 --threads 1)
+              --batch-size 4 --max-steps 2 --eval-every 2 --threads 1 --render-device cpu)
   eval_args=(--device cpu --n 4 --batch-size 4)
   train_secs=120
   eval_secs=60
 else
   env_args=()
-  train_args=(--device cuda --max-minutes "$minutes" --render-workers "$(nproc)")
+  train_args=(--device cuda --max-minutes "$minutes" --render-device cuda)
   eval_args=(--device cuda --n "${EVAL_FRAMES:-1000}" --batch-size 256)
   # lfsdk-train stops itself after --max-minutes and evaluates once more; the timeout is the backstop
   train_secs=$(( (${minutes%.*} + 3) * 60 ))

@@ -90,7 +90,8 @@ def _preprocess(cfg: TrainConfig) -> PreprocessConfig:
 def _datasets(cfg: TrainConfig, pre: PreprocessConfig, root: str, main_proc: bool, world: int):
     """(train set, val set, val depth frames or None). Rank 0 fills the render cache first."""
     opts = {} if cfg.dataset != "synthetic" else {"layout": cfg.layout, "camera": cfg.camera,
-                                                   "workers": cfg.render_workers, "progress": cfg.progress and main_proc}
+                                                   "workers": cfg.render_workers, "progress": cfg.progress and main_proc,
+                                                   "render_device": cfg.render_device}
     if cfg.fold is not None:  # MSRA's leave-one-subject-out fold (lfsdk.data.msra); lfsdk-eval reads it back
         opts["fold"] = cfg.fold
     if world > 1 and not main_proc:
@@ -113,12 +114,14 @@ def _palm_sets(cfg: TrainConfig, pre: PreprocessConfig, root: str, opts: dict, v
         raise ValueError(f"--center palm needs the synthetic dataset (frames with a palm), got {cfg.dataset!r}")
     cam = Camera.parse(cfg.camera)
     frames = synthetic_frames(cfg.train_size or 16000, SYNTHETIC_SEEDS["train"], cam, cfg.layout, cache_dir=root,
-                              workers=opts["workers"], progress=opts["progress"])
+                              workers=opts["workers"], progress=opts["progress"],
+                              render_device=opts["render_device"])
     train_set = PalmCropDataset(frames["depth"], frames["joints_uvd"], cam, pre, cfg.layout)
     if cfg.scenes:
         scenes = scene_hand_frames(cfg.scenes, cam, cfg.layout, cache_dir=root)
         train_set.add_palm_crops(*scene_palm_crops(scenes, cam, pre, cfg.layout))
-    val = synthetic_frames(cfg.val_size or 500, SYNTHETIC_SEEDS["val"], cam, cfg.layout, cache_dir=root)
+    val = synthetic_frames(cfg.val_size or 500, SYNTHETIC_SEEDS["val"], cam, cfg.layout, cache_dir=root,
+                           render_device=opts["render_device"])  # the frames val_set was cut from
     return train_set, torch.as_tensor(val["depth"])[val_set.kept]
 
 

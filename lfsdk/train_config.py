@@ -22,6 +22,8 @@ class TrainConfig:
     train_size: int | None = _opt(None, "synthetic only: training frames (default: the dataset's, 16000)")
     val_size: int | None = _opt(None, "held-out frames evaluated during training (default: the dataset's)")
     render_workers: int = _opt(1, "processes rendering synthetic frames")
+    render_device: str | None = _opt(None, "synthetic only: render the frames with torch on this device (cpu, "
+                                           "cuda, cuda:N); default: NumPy in --render-workers processes")
     epochs: int = _opt(100, "epochs planned (the schedule spans them unless --max-steps/--max-minutes end sooner)")
     batch_size: int = _opt(32, "global batch size, divided among DDP processes")
     lr: float = _opt(1e-3, "peak learning rate (Adam)")

@@ -22,6 +22,7 @@ from lfsdk.kernels import crop_resize_normalize, hand_center
 from lfsdk.preprocess import PreprocessConfig
 
 from .registry import DATASETS, make_dataset, register_dataset
+from .render_torch import CHUNK, render_device as _render_device, render_frames_torch
 from .synthetic import RenderOptions, render_hand
 
 __all__ = [
@@ -111,19 +112,28 @@ def _render_range(args: tuple) -> dict:
 def synthetic_frames(n: int, seed: int, camera: Camera | str = "icvl", layout: str = "nyu",
                      size: tuple[int, int] = (240, 320), clutter: float = 0.3,
                      options: RenderOptions = RenderOptions(), cache_dir: str | os.PathLike | None = None,
-                     workers: int = 1, progress: bool = False) -> dict:
+                     workers: int = 1, progress: bool = False, render_device: str | None = None) -> dict:
     """n rendered frames as arrays {depth (n,H,W) uint16, joints_xyz, joints_uvd (n,M,3) float32}.
 
     `clutter` is the fraction of frames with background clutter. With cache_dir, the set is written once
     to an .npz named by its parameters and read back on later calls (training epochs never re-render).
+    render_device None renders with NumPy in `workers` processes; "cpu" or "cuda" with the torch renderer
+    (lfsdk.data.render_torch: the same hands and joints, its own noise draws, so it has its own cache file).
     """
     camera = Camera.parse(camera)
+    dev = None if render_device is None else _render_device(render_device)
+    renderer = {} if dev is None else {"renderer": f"torch-{dev.type}", "chunk": CHUNK}
     key = _cache_key(n=n, seed=seed, camera=camera, layout=layout, size=tuple(size), clutter=clutter,
-                     options=options, v=1)
+                     options=options, v=1, **renderer)
     path = Path(cache_dir) / f"synthetic-{layout}-{n}-s{seed}-{key}.npz" if cache_dir else None
     if path is not None and path.is_file():
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in ("depth", "joints_xyz", "joints_uvd")}
+    if dev is not None:
+        out = render_frames_torch(n, seed, camera, layout, tuple(size), options, clutter, dev, progress=progress)
+        if path is not None:
+            save_npz_atomic(path, out)
+        return out
     bounds = np.linspace(0, n, max(1, min(workers, n)) * 8 + 1).astype(int)
     jobs = [(lo, hi, seed, camera, layout, tuple(size), options, clutter) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
     if workers > 1:
@@ -157,13 +167,13 @@ def _progress(it, total: int, on: bool):
 @register_dataset("synthetic")
 def synthetic_dataset(split: str, root: str | os.PathLike | None, preprocess: PreprocessConfig,
                       n: int | None = None, camera: str = "icvl", layout: str = "nyu", clutter: float = 0.3,
-                      workers: int = 1, progress: bool = False) -> HandCropDataset:
+                      workers: int = 1, progress: bool = False, render_device: str | None = None) -> HandCropDataset:
     """Rendered frames; the split picks a fixed seed (SYNTHETIC_SEEDS), `root` is the cache folder."""
     if split not in SYNTHETIC_SEEDS:
         raise ValueError(f"unknown split {split!r}: expected one of {sorted(SYNTHETIC_SEEDS)}")
     n = n or {"train": 16000, "val": 500, "test": 1000}[split]
     cam = Camera.parse(camera)
     frames = synthetic_frames(n, SYNTHETIC_SEEDS[split], cam, layout, clutter=clutter, cache_dir=root,
-                              workers=workers, progress=progress)
+                              workers=workers, progress=progress, render_device=render_device)
     return HandCropDataset(frames["depth"], frames["joints_uvd"], cam, preprocess)
 

@@ -31,7 +31,7 @@ from .raycast import pixel_rays, raycast_capsules
 
 __all__ = ["SyntheticFrame", "SyntheticBatch", "render_hand", "render_batch", "RenderOptions", "CLUTTER_GAP",
            "HandModel", "sample_hand", "place_hand", "pixel_to_camera", 
-           "sensor_effects", "background_clutter", "check_size", "axis_rotation"]
+           "sensor_effects", "background_clutter", "sample_clutter", "check_size", "axis_rotation"]
 
 SeedLike = Union[int, Sequence[int], np.random.Generator, None]
 #: Clutter is at least this far (mm) behind the hand's nearest point: beyond the 150 mm hand-centre band.
@@ -239,19 +239,14 @@ def check_size(size: tuple[int, int]) -> tuple[int, int]:
 
 
 # ------------------------------------------------------------------------------------------------ raycast
-@lru_cache(maxsize=8)
-def background_clutter(rng: np.random.Generator, near: float, camera: Camera, h: int,
-                       w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Background: a tilted plane and a few blobs, all ≥ CLUTTER_GAP behind `near`. Returns (depth (H, W)
-    of the plane, 0 where it is not seen; blob capsules (K, 7))."""
-    rd = pixel_rays(camera, h, w)
+def sample_clutter(rng: np.random.Generator, near: float, camera: Camera, h: int,
+                   w: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """The random draws of background_clutter, in its order: (plane depth on the optical axis d0 mm, plane
+    normal (3,) — the plane is normal · x = normal · (0, 0, d0) —, blob capsules (K, 7)), all ≥ CLUTTER_GAP
+    behind `near`. Shared with the torch renderer so both draw the same scene from the same generator."""
     d0 = near + CLUTTER_GAP + rng.uniform(50, 600)
     normal = np.array([rng.normal(0, 0.3), rng.normal(0, 0.3), -1.0])
     normal /= np.linalg.norm(normal)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = (normal @ np.array([0, 0, d0])) / (rd @ normal)
-    plane = np.where((t > 0) & np.isfinite(t), t * rd[:, 2], 0.0).reshape(h, w)
-    plane = np.where(plane >= near + CLUTTER_GAP, np.minimum(plane, 5000), 0.0)
     blobs = []
     for _ in range(rng.integers(0, 4)):
         r = rng.uniform(30, 120)
@@ -260,7 +255,21 @@ def background_clutter(rng: np.random.Generator, near: float, camera: Camera, h:
         c = np.array([(u - camera.cx) * zc / camera.fx, (v - camera.cy) * zc / camera.fy, zc])
         e = c + rng.normal(0, r, 3) * np.array([1, 1, 0])
         blobs.append((*c, *e, r))
-    return plane, np.asarray(blobs, dtype=float).reshape(-1, 7)
+    return d0, normal, np.asarray(blobs, dtype=float).reshape(-1, 7)
+
+
+@lru_cache(maxsize=8)
+def background_clutter(rng: np.random.Generator, near: float, camera: Camera, h: int,
+                       w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Background: a tilted plane and a few blobs, all ≥ CLUTTER_GAP behind `near`. Returns (depth (H, W)
+    of the plane, 0 where it is not seen; blob capsules (K, 7))."""
+    rd = pixel_rays(camera, h, w)
+    d0, normal, blobs = sample_clutter(rng, near, camera, h, w)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (normal @ np.array([0, 0, d0])) / (rd @ normal)
+    plane = np.where((t > 0) & np.isfinite(t), t * rd[:, 2], 0.0).reshape(h, w)
+    plane = np.where(plane >= near + CLUTTER_GAP, np.minimum(plane, 5000), 0.0)
+    return plane, blobs
 
 
 def sensor_effects(rng: np.random.Generator, depth: np.ndarray, opts: RenderOptions) -> np.ndarray:
