@@ -90,11 +90,19 @@ def detect(est: Any, depth: np.ndarray, mode: str = "auto", max_hands: int = 2, 
     return _concat(parts)
 
 
-def oracle_errors(est: Any, batch: SceneBatch, batch_size: int = 32) -> np.ndarray:
-    """(N, MAX_HANDS) mean joint error (mm) of est(depth, centers=true palm uvd) per true hand, NaN where no
-    hand: the network's error when localisation is perfect."""
-    frame, slot = np.nonzero(batch.num_hands[:, None] > np.arange(batch.joints_xyz.shape[1]))
+def oracle_errors(est: Any, batch: SceneBatch, batch_size: int = 32, mode: str = "single") -> np.ndarray:
+    """(N, MAX_HANDS) mean joint error (mm) per true hand when localisation is perfect, NaN where no hand.
+    single: est(depth, centers=true palm uvd), the whole frame cropped there. multi: est.hands_at(true palms)
+    — each hand's candidate region, both sides of the crop and the side the pipeline picks, one crop at the
+    palm — so a left hand is mirrored and a nearer desk or the other hand is masked out, as find_hands does."""
     out = np.full(batch.joints_xyz.shape[:2], np.nan)
+    if mode == "multi":
+        for f in np.nonzero(batch.num_hands)[0]:
+            n = int(batch.num_hands[f])
+            h = est.hands_at(batch.depth[f], batch.palm_uvd[f, :n], score_threshold=0.0).to_numpy()
+            out[f, :n] = np.linalg.norm(h.joints_xyz[0] - batch.joints_xyz[f, :n], axis=-1).mean(-1)
+        return out
+    frame, slot = np.nonzero(batch.num_hands[:, None] > np.arange(batch.joints_xyz.shape[1]))
     for s in range(0, len(frame), batch_size):
         f, k = frame[s:s + batch_size], slot[s:s + batch_size]
         res = est(batch.depth[f], centers=batch.palm_uvd[f, k]).to_numpy()
@@ -153,7 +161,7 @@ def run_scene_benchmark(est: Any, n: int = 500, seed: int = SCENE_SEEDS["test"],
     batch = render_scenes(n, seed, classes, est.camera, est.config.skeleton, size, progress=progress)
     render_s = time.perf_counter() - t
     det = detect(est, batch.depth, mode, max_hands, batch_size)
-    oracle = oracle_errors(est, batch, batch_size)
+    oracle = oracle_errors(est, batch, batch_size, mode)
     report = {
         "scenes": n, "seed": seed, "size": list(size), "mode": mode, "max_hands": max_hands if mode == "multi" else 1,
         "found_threshold_mm": FOUND_MM, "camera": list(est.camera.tensor().tolist()), "layout": batch.layout,

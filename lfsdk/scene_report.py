@@ -36,8 +36,9 @@ def scene_markdown(report: dict) -> str:
              f"{report['scenes']} held-out rendered scenes (seed {report['seed']}, {report['size'][1]}×"
              f"{report['size'][0]}, layout {report['layout']}); a true hand is found when a reported hand's mean "
              f"joint error to it is ≤ {report['found_threshold_mm']:g} mm. End-to-end error: true hands with a "
-             "reported partner; oracle: the same hands cropped at their true palm centre (oracle found: what a "
-             "perfect localisation would find with this model). "
+             "reported partner; oracle: the same hands cropped at their true palm centre (in the multi-hand "
+             "call, within their own region and on the side the pipeline picks), i.e. what a perfect localisation "
+             "would find with this model. "
              "Extra: frames with a reported hand that matches no true hand (on no-hand classes, false positives).",
              "", "| scene class | frames | hands | found | oracle found | all hands found | extra / false positive | "
              "reported per frame | end-to-end mm (median) | oracle mm | handedness |",
