@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 import torch
 
 import lfsdk
+from lfsdk.cpu import cpu_description
 from lfsdk.sources import SyntheticSequence
 from lfsdk.track import DEFAULT_SMOOTHING, EstimatorDetector, FindHandsDetector, HandTracker
 from lfsdk.track.metrics import count_tracking, jitter, match_frame, step_lag
@@ -153,7 +153,8 @@ def async_row(est, seed: int, frames: int, make) -> dict:
 def _markdown(doc: dict) -> str:
     s = doc["smoothing"]
     lines = [f"# Tracking benchmark ({doc['date']})", "",
-             f"`{doc['command']}` — {doc['cpu']}; backend {doc['backend']}; detector {doc['detector']}; "
+             f"`{doc['command']}` — {doc['cpu']}; model {doc.get('model', '?')}; backend {doc['backend']}; "
+             f"detector {doc['detector']}; "
              f"seeds {doc['seeds']}, "
              f"{doc['frames']} frames each at 30 fps, 320×240 ICVL camera.", "",
              "| scenario | max hands | frames | id switches | frames lost / visible | false hands | side right | "
@@ -177,16 +178,26 @@ def _markdown(doc: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _model_description(path: Path) -> str:
+    """The model's folder and, when it has one, the held-out error of its eval.json."""
+    try:
+        report = json.loads((Path(path) / "eval.json").read_text())
+        return f"{path} ({report['mean_error_mm']:.2f} mm held out)"
+    except (OSError, KeyError, ValueError):
+        return str(path)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5])
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--backend", default="onnxruntime")
+    p.add_argument("--model", default="auto", help="a shipped model (auto, default, lite) or a checkpoint")
     p.add_argument("--detector", choices=sorted(DETECTORS), default="find_hands")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    est = lfsdk.HandPoseEstimator.from_pretrained(backend=args.backend, camera="icvl")
+    est = lfsdk.HandPoseEstimator.from_name_or_path(args.model, backend=args.backend, camera="icvl")
     make = DETECTORS[args.detector]
     rows, cost = scenario_rows(est, args.seeds, args.frames, make)
     smooth = smoothing_rows(est, args.seeds, args.frames, make)
@@ -195,7 +206,7 @@ def main(argv=None) -> int:
     given = " ".join(argv if argv is not None else sys.argv[1:])
     cmd = f"OMP_NUM_THREADS=1 python benchmarks/bench_tracking.py {given}"
     doc = {"date": dt.date.today().isoformat(), "command": cmd.strip(), "detector": args.detector,
-           "cpu": f"{platform.processor() or platform.machine()} (Sapphire Rapids Xeon, AVX512_BF16/AMX; shared, 1 thread)",
+           "cpu": f"{cpu_description()}; shared, 1 thread", "model": _model_description(est.model_path),
            "backend": est.backend.describe(), "seeds": args.seeds, "frames": args.frames, "scenarios": rows,
            "smoothing": smooth, "cost": {"track_ms": float(tr), "detect_ms": float(de), "ratio": float(tr / de),
                                          "frames": len(cost["track"])}, "async": asyn}
