@@ -179,7 +179,11 @@ def _markdown(doc: dict) -> str:
 
 
 def _model_description(path: Path) -> str:
-    """The model's folder and, when it has one, the held-out error of its eval.json."""
+    """The model's folder (relative to the working directory when inside it) and, when it has one, the
+    held-out error of its eval.json."""
+    path = Path(path).resolve()
+    if path.is_relative_to(Path.cwd()):
+        path = path.relative_to(Path.cwd())
     try:
         report = json.loads((Path(path) / "eval.json").read_text())
         return f"{path} ({report['mean_error_mm']:.2f} mm held out)"
