@@ -14,12 +14,9 @@ train_config.json, and the synthetic render cache in cache/ unless --root names 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
-import signal
 import sys
-import threading
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -36,6 +33,8 @@ from lfsdk.model import LatentFusion, ModelConfig, latent_fusion_loss, load_mode
 from lfsdk.model.checkpoint import CheckpointError
 from lfsdk.preprocess import PreprocessConfig
 from lfsdk.train_config import TrainConfig
+from lfsdk.model.precise_bn import recompute_bn_stats
+from lfsdk.train_progress import bar_update, progress_bar, stop_on_signals, teardown
 from lfsdk.train_record import Recorder, RunState
 from lfsdk.train_schedule import lr_at, progress
 from lfsdk.train_speed import choose_precision, choose_threads
@@ -202,6 +201,26 @@ def _step(net, optimizer, scaler, x, y, cfg: TrainConfig, device, amp_dtype, ste
     return loss.item()
 
 
+def _precise_bn(cfg: TrainConfig, model: LatentFusion, train_set, pre: PreprocessConfig, device: torch.device,
+                amp_dtype, step: int) -> int:
+    """Re-estimate the BatchNorm statistics (lfsdk.model.precise_bn) on cfg.precise_bn augmented training
+    batches, drawn with their own generator seeded by the step: the training sampler's state is untouched, so
+    a resumed run draws what it would have. Returns the batches used."""
+    if not cfg.precise_bn:
+        return 0
+    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    loader, _ = _loader(cfg, train_set, 0, 1, gen)
+
+    def batches():
+        for i, (x, y, meta) in enumerate(loader):
+            if i >= cfg.precise_bn:
+                return
+            x = _batch(cfg, x, y, meta, gen, pre.cube)[0].to(device)
+            yield x.contiguous(memory_format=torch.channels_last) if cfg.channels_last else x
+
+    return recompute_bn_stats(model, batches(), dtype=amp_dtype)
+
+
 def _lr(cfg: TrainConfig, run: RunState, total_steps: int, elapsed: float) -> float:
     p = progress(run.step, min(total_steps, cfg.max_steps or total_steps), elapsed,
                  60 * cfg.max_minutes if cfg.max_minutes else None)
@@ -254,17 +273,17 @@ def train(cfg: TrainConfig) -> dict:
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
     run = _restore(cfg, out, model, optimizer, gen)
-    net = model if world == 1 else torch.nn.parallel.DistributedDataParallel(
-        model, device_ids=[device.index] if device.type == "cuda" else None)
+    net = _ddp(model, world, device)
     amp_dtype, scaler = _amp(device, choices["bf16"])
     loader, sampler = _loader(cfg, train_set, rank, world, gen)
     total_steps = cfg.epochs * len(loader)
-    rec = Recorder(out, model, val_set, val_depth, cfg.layout, device, amp_dtype, _extra(cfg, pre, choices, world))
+    rec = Recorder(out, model, val_set, val_depth, cfg.layout, device, amp_dtype, _extra(cfg, pre, choices, world),
+                   refresh_bn=lambda step: _precise_bn(cfg, model, train_set, pre, device, amp_dtype, step))
     t0, initial, last = time.time(), None, {"loss": float("nan"), "lr": cfg.lr, "t": time.time()}
     elapsed = lambda: run.seconds + time.time() - t0
     if main_proc and not cfg.resume:
         initial = rec.record(run, None, _lr(cfg, run, total_steps, 0.0), 0.0, optimizer, gen)["val_mm"]
-    bar = _bar(cfg, main_proc, total_steps, run.step)
+    bar = progress_bar(cfg, main_proc, total_steps, run.step)
 
     def step_fn(x, y, meta):
         last["lr"] = _set_lr(optimizer, _lr(cfg, run, total_steps, elapsed()))
@@ -272,7 +291,7 @@ def train(cfg: TrainConfig) -> dict:
         last["loss"] = _step(net, optimizer, scaler, x, y, cfg, device, amp_dtype, run.step)
         run.step += 1
         run.samples += cfg.batch_size
-        _bar_update(bar, last, run.best)
+        bar_update(bar, last, run.best)
 
     def stop_check():
         stop = interrupted.is_set() or (cfg.max_minutes is not None and elapsed() > 60 * cfg.max_minutes) or \
@@ -290,11 +309,17 @@ def train(cfg: TrainConfig) -> dict:
             rec.record(run, last["loss"], last["lr"], elapsed(), optimizer, gen)
             last["t"] = time.time()
 
-    with _stop_on_signals() as interrupted:
+    with stop_on_signals() as interrupted:
         _epochs(cfg, run, loader, sampler, step_fn, record, stop_check)
-    _teardown(bar, world)
+    teardown(bar, world)
     return {"best_val_mm": run.best, "initial_val_mm": initial, "steps": run.step, "samples": run.samples,
             "out": str(out), "history": run.history, "speed": choices}
+
+
+def _ddp(model: LatentFusion, world: int, device: torch.device):
+    """The model as the training step calls it: itself, or wrapped in DistributedDataParallel."""
+    return model if world == 1 else torch.nn.parallel.DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
 def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> float:
@@ -312,44 +337,6 @@ def _amp(device: torch.device, bf16: bool):
     """(autocast dtype or None, GradScaler): fp16 AMP on CUDA, bf16 autocast on a CPU where it is faster."""
     amp_dtype = torch.float16 if device.type == "cuda" else (torch.bfloat16 if bf16 else None)
     return amp_dtype, torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
-
-
-def _bar_update(bar, last: dict, best: float) -> None:
-    if bar is not None:
-        bar.update(1)
-        bar.set_postfix(loss=f"{last['loss']:.4f}", best=f"{best:.2f}", lr=f"{last['lr']:.2e}")
-
-
-def _teardown(bar, world: int) -> None:
-    if bar is not None:
-        bar.close()
-    if world > 1:
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
-
-
-@contextlib.contextmanager
-def _stop_on_signals():
-    """While training, SIGTERM/SIGINT set the yielded event: the run finishes its step, evaluates, checkpoints
-    and returns (so `kill PID` stops a background run cleanly and `--resume` continues it)."""
-    event = threading.Event()
-    saved = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            saved[sig] = signal.signal(sig, lambda *_: event.set())
-    try:
-        yield event
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
-
-
-def _bar(cfg: TrainConfig, main_proc: bool, total: int, initial: int):
-    if not (main_proc and cfg.progress):
-        return None
-    from tqdm import tqdm
-    return tqdm(total=min(total, cfg.max_steps or total), initial=initial, unit="step", dynamic_ncols=True,
-                file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------------------------------- CLI

@@ -54,6 +54,9 @@ class TrainConfig:
     seed: int = _opt(0, "random seed (sampling, augmentation, initialisation)")
     eval_every: int = _opt(0, "steps between held-out evaluations and checkpoints; 0: once per epoch")
     checkpoint_minutes: float | None = _opt(None, "also evaluate and checkpoint at least this often (minutes)")
+    precise_bn: int = _opt(40, "before each evaluation and checkpoint, re-estimate the BatchNorm statistics on "
+                               "this many augmented training batches with the weights fixed (the running "
+                               "averages lag a network trained at a high rate); 0: off")
     max_steps: int | None = _opt(None, "stop after this many steps (the schedule ends there)")
     max_minutes: float | None = _opt(None, "wall-clock budget over all sessions of the run (the schedule ends there)")
     resume: bool = _opt(False, "continue the run in --out from its resume state")
@@ -74,5 +77,7 @@ class TrainConfig:
         if self.scenes < 0 or (self.scenes and self.center != "palm"):
             raise ValueError(f"scenes must be ≥ 0 and needs --center palm, got scenes={self.scenes}, "
                              f"center={self.center!r}")
+        if self.precise_bn < 0:
+            raise ValueError(f"precise_bn must be ≥ 0 batches (0: off), got {self.precise_bn}")
         if self.threads < 0:
             raise ValueError(f"threads must be ≥ 0 (0: measured), got {self.threads}")

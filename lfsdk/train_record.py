@@ -7,6 +7,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from lfsdk.data.palm import palm_weights
 from lfsdk.model import save_checkpoint
@@ -30,16 +31,21 @@ class RunState:
 
 class Recorder:
     """Evaluates on the held-out set (and a second pass when val_depth is given), appends to log.jsonl,
-    writes best/, last/ and the resume state."""
+    writes best/, last/ and the resume state. refresh_bn(step), when given, runs first: the precise BatchNorm
+    statistics the evaluation and the checkpoints then carry."""
 
-    def __init__(self, out: Path, model, val_set, val_depth, layout: str | None, device, amp_dtype, extra: dict):
+    def __init__(self, out: Path, model, val_set, val_depth, layout: str | None, device, amp_dtype, extra: dict,
+                 refresh_bn: Callable[[int], object] | None = None):
         self.out, self.model, self.val_set, self.val_depth = out, model, val_set, val_depth
+        self.refresh_bn = refresh_bn
         self.device, self.amp_dtype, self.extra = device, amp_dtype, extra
         self.palm_w = palm_weights(layout) if val_depth is not None else None
         self.mark = (time.time(), 0)  # (wall time, samples) at the last record: the samples/s interval
 
     def record(self, run: RunState, loss: float | None, lr: float, elapsed: float, optimizer, gen) -> dict:
         t_eval = time.time()
+        if self.refresh_bn is not None:
+            self.refresh_bn(run.step)
         val = held_out_mm(self.model, self.val_set, self.device, self.amp_dtype, self.val_depth, self.palm_w)
         rec = {"step": run.step, "epoch": run.epoch, "samples": run.samples, "loss": loss, "val_mm": val["single"],
                "lr": lr, "seconds": round(elapsed, 1)}

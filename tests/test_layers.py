@@ -22,7 +22,7 @@ LAYERS = {
     "lfsdk.backends": 3, "lfsdk.localize": 3, "lfsdk.pretrained": 3,
     "lfsdk.estimator": 4, "lfsdk.hands": 4,
     "lfsdk.track": 5, "lfsdk.sources": 6,
-    "lfsdk.export": 6, "lfsdk.serving": 6, "lfsdk.data": 6, "lfsdk.data.raycast_torch": 6, "lfsdk.data.render_torch": 6, "lfsdk.train": 6, "lfsdk.train_config": 6, "lfsdk.train_curve": 6, "lfsdk.train_eval": 6, "lfsdk.train_record": 6,
+    "lfsdk.export": 6, "lfsdk.serving": 6, "lfsdk.data": 6, "lfsdk.data.raycast_torch": 6, "lfsdk.data.render_torch": 6, "lfsdk.train": 6, "lfsdk.train_config": 6, "lfsdk.train_curve": 6, "lfsdk.train_progress": 6, "lfsdk.train_bn": 6, "lfsdk.train_eval": 6, "lfsdk.train_record": 6,
     "lfsdk.train_schedule": 6, "lfsdk.train_speed": 6, "lfsdk.train_state": 6, "lfsdk.evaluate": 6,
     "lfsdk.scene_eval": 6, "lfsdk.calibrate_hands": 6, "lfsdk.scene_metrics": 6, "lfsdk.scene_report": 6, "lfsdk.bench": 6, "lfsdk.bench_report": 6, "lfsdk.cli": 6, "lfsdk.commands": 6,
     "lfsdk": 7,  # the package root is the public API: nothing inside lfsdk imports it

@@ -115,7 +115,7 @@ def test_palm_run_records_its_crops_and_resumes_with_the_same_sampler_state(tmp_
 
 
 def test_warm_start_loads_the_weights_and_rejects_another_shape(tmp_path):
-    base = _ds_sizes(tmp_path)
+    base = dict(_ds_sizes(tmp_path), precise_bn=0)  # statistics as saved: the weights alone decide the error
     train(TrainConfig(max_steps=1, **base))
     first = load_model(tmp_path / "run" / "last")
     warm = dict(base, out=str(tmp_path / "warm"))
@@ -213,3 +213,26 @@ def test_scene_hands_are_palm_crops_with_left_hands_mirrored():
         assert torch.equal(crops[k].float(), (plain[k].flip(-1) if flip else plain[k]).half().float())
         assert torch.allclose(joints[k, :, 0], -direct[k, :, 0] if flip else direct[k, :, 0], atol=1e-5)
         assert torch.allclose(joints[k, :, 1:], direct[k, :, 1:], atol=1e-5)
+
+
+def test_train_bn_repairs_a_checkpoint_of_a_finished_run(tmp_path, capsys):
+    """A tiny run without precise BN, then python -m lfsdk.train_bn on its last checkpoint: a new checkpoint
+    with the same weights, re-estimated statistics and its held-out error before and after."""
+    from lfsdk.model import load_model
+    from lfsdk.model.precise_bn import batch_norms
+    from lfsdk.train import TrainConfig, train
+    from lfsdk.train_bn import main as bn_main
+
+    out = tmp_path / "run"
+    train(TrainConfig(out=str(out), train_size=32, val_size=8, epochs=1, max_steps=2, input_size=32, channels=8,
+                      fusion_channels=8, batch_size=8, progress=False, threads=1, bf16=False, precise_bn=0))
+    assert bn_main([str(out), "--checkpoint", "last", "--batches", "3"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["batches"] == 3 and set(report["before"]) == set(report["after"]) == {"single"}
+    old, new = load_model(out / "last"), load_model(out / "last-pbn")
+    assert new.config.extra["precise_bn"] == 3 and new.config.extra["val_mm"] == pytest.approx(report["after"]["single"])
+    torch.testing.assert_close(old.features[0][0].weight, new.features[0][0].weight, rtol=0, atol=0)
+    moved = [not torch.equal(a.running_mean, b.running_mean) for a, b in zip(batch_norms(old), batch_norms(new))]
+    assert all(moved)
+    assert bn_main([str(tmp_path / "nowhere")]) == 2  # no train_config.json: a one-line error
+    assert "cannot read the run's configuration" in capsys.readouterr().err
