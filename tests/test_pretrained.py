@@ -10,24 +10,47 @@ from lfsdk.evaluate import joint_errors, predict
 from lfsdk.geometry import Camera
 from lfsdk.kernels import backproject
 from lfsdk import pretrained
-from lfsdk.pretrained import default_model_path, load_default, sample_frames
+from lfsdk.model import load_model
+from lfsdk.pretrained import default_model_path, sample_frames
 
 
-def _preprocess(model) -> PreprocessConfig:
-    p = model.config.extra["preprocess"]
-    return PreprocessConfig(tuple(model.config.cube_size), model.config.input_size, p["band"], p["refine"], p["mode"])
+SHIPPED = {"default": (128, 128), "lite": (96, 64)}  # input size, channels
 
 
-def test_default_checkpoint_ships_small_and_loads():
-    d = default_model_path()
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoint_is_small_loads_and_has_its_reports(name):
+    d = pretrained.model_path(name)
     size = sum(f.stat().st_size for f in (d / "model.safetensors", d / "config.json"))
     assert size <= 10 * 2**20
-    model = load_default()
+    model = load_model(d)
     assert not model.training
-    assert model.config.num_joints == 14 and model.config.skeleton == "nyu" and model.config.input_size == 128
+    assert model.config.num_joints == 14 and model.config.skeleton == "nyu"
+    assert (model.config.input_size, model.config.channels) == SHIPPED[name]
+    assert PreprocessConfig.for_model(model.config).size == model.config.input_size
     report = json.loads((d / "eval.json").read_text())
     assert report["frames"] >= 500 and report["num_joints"] == 14
     assert f"{report['mean_error_mm']:.2f}" in (d / "eval.md").read_text()
+    scorer = json.loads((d / "hands.json").read_text())  # find_hands' score, fitted for this model
+    assert scorer["info"]["model"] == f"lfsdk/assets/{name}" and scorer["info"]["hand_accuracy"] > 0.8
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_beats_the_trivial_baseline_on_held_out_frames(name):
+    """On 16 held-out frames (test seed 2020; checkpoints were picked on seed 2): the model's mean error is
+    well below predicting every joint at the detected hand centre (what an untrained net does)."""
+    model = load_model(pretrained.model_path(name))
+    cam = Camera.icvl()
+    frames = []
+    for i in range(16):
+        rng = np.random.default_rng((2020, i))
+        frames.append(render_hand(rng, cam, "nyu", clutter=bool(rng.random() < 0.3)))
+    data = HandCropDataset(np.stack([f.depth for f in frames]), np.stack([f.joints_uvd for f in frames]), cam,
+                           PreprocessConfig.for_model(model.config))
+    pred = predict(model, data, batch_size=16)
+    err = joint_errors(pred["xyz"], pred["true_xyz"]).mean()
+    _, centre = backproject(torch.zeros_like(data.joints), data.centers_uvd, data.preprocess.cube, cam)
+    baseline = joint_errors(centre, pred["true_xyz"]).mean()
+    assert err < 0.6 * baseline, (float(err), float(baseline))
 
 
 def test_samples_are_the_held_out_frames_they_claim_to_be():
@@ -40,24 +63,6 @@ def test_samples_are_the_held_out_frames_they_claim_to_be():
         again = render_hand(rng, Camera.icvl(), "nyu", clutter=bool(rng.random() < 0.3))
         np.testing.assert_array_equal(f.depth, again.depth)  # lossless 16-bit PNG of a reproducible render
         np.testing.assert_allclose(f.joints_xyz, again.joints_xyz, atol=1e-3)
-
-
-def test_default_beats_the_trivial_baseline_on_held_out_frames():
-    """On 16 held-out frames (test seed 2020; checkpoints were picked on seed 2): the model's mean error is
-    well below predicting every joint at the detected hand centre (what an untrained net does)."""
-    model = load_default()
-    cam = Camera.icvl()
-    frames = []
-    for i in range(16):
-        rng = np.random.default_rng((2020, i))
-        frames.append(render_hand(rng, cam, "nyu", clutter=bool(rng.random() < 0.3)))
-    data = HandCropDataset(np.stack([f.depth for f in frames]), np.stack([f.joints_uvd for f in frames]), cam,
-                           _preprocess(model))
-    pred = predict(model, data, batch_size=16)
-    err = joint_errors(pred["xyz"], pred["true_xyz"]).mean()
-    _, centre = backproject(torch.zeros_like(data.joints), data.centers_uvd, data.preprocess.cube, cam)
-    baseline = joint_errors(centre, pred["true_xyz"]).mean()
-    assert err < 0.6 * baseline, (float(err), float(baseline))
 
 
 # -- which shipped model "auto" picks ----------------------------------------------------------------------
