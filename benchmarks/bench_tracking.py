@@ -13,7 +13,7 @@ frame-to-frame joint acceleration) raw and smoothed; on the step sequence the la
 smoothed mean joint x covers 90 % of a 40 mm step); per-frame cost of a tracked frame (refine, no
 detection) against detection on every frame, measured in the same run (ratio); the asynchronous mode on a
 sequence paced at 30 fps (frames dropped, latency). The default model is weak
-(~16 mm held out), so judge the tracker by ids, jitter and lag rather than by its absolute error.
+(~15 mm held out), so judge the tracker by ids, jitter and lag rather than by its absolute error.
 """
 from __future__ import annotations
 
