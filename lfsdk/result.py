@@ -18,7 +18,14 @@ from .contract import InputError
 from .draw import draw_overlay
 from .geometry import Camera
 
-__all__ = ["Result"]
+__all__ = ["Result", "fields_to_numpy"]
+
+
+def fields_to_numpy(obj):
+    """A copy of the dataclass `obj` with every torch tensor field a NumPy array on the host."""
+    def conv(x):
+        return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+    return replace(obj, **{f.name: conv(getattr(obj, f.name)) for f in fields(obj)})
 
 
 def _frame_index(i: Any, n: int) -> int:
@@ -69,9 +76,7 @@ class Result:
 
     def to_numpy(self) -> "Result":
         """The same Result with every array a NumPy array on the host."""
-        def conv(x):
-            return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
-        return replace(self, **{f.name: conv(getattr(self, f.name)) for f in fields(self)})
+        return fields_to_numpy(self)
 
     def to_dict(self) -> dict:
         """JSON-ready: nested lists of floats (NaN → None), plus skeleton and camera."""

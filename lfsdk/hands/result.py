@@ -7,7 +7,7 @@ and NaN everywhere. Tensors stay where the pipeline ran; `to_numpy()`, `to_dict(
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -15,6 +15,7 @@ import torch
 
 from ..draw import draw_hands
 from ..geometry import Camera
+from ..result import fields_to_numpy
 
 __all__ = ["HAND_FIELDS", "Hands"]
 
@@ -71,9 +72,7 @@ class Hands:
                           for f in ("depth", "next_centers_uvd")})
 
     def to_numpy(self) -> "Hands":
-        def conv(x):
-            return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
-        return replace(self, **{f.name: conv(getattr(self, f.name)) for f in fields(self)})
+        return fields_to_numpy(self)
 
     def to_dict(self) -> dict:
         """JSON-ready: per frame a list of the hands found, each a dict of its fields (NaN → None)."""

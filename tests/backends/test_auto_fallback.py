@@ -6,23 +6,23 @@ import pytest
 import torch
 
 from lfsdk.backends import base
-from lfsdk.backends.base import Availability, Backend, BackendUnavailable, BadOption
+from lfsdk.backends.base import Backend, BackendUnavailable, BadOption
 from lfsdk.model import ModelConfig
+from tests.api_helpers import StubBackend
 
 LOADS: list[str] = []
 
 
-class _Ok(Backend):
+class _Ok(StubBackend):
     name = "ok"
 
-    @classmethod
-    def available(cls, device=None):
-        return Availability(True)
+    def __init__(self):
+        super().__init__(ModelConfig(), torch.device("cpu"), "fp32", None)
 
     @classmethod
     def load(cls, path, **options):
         LOADS.append(cls.name)
-        return cls(ModelConfig(), torch.device("cpu"), "fp32", None)
+        return super().load(path, **options)
 
     def _infer(self, crops):
         raise NotImplementedError

@@ -13,7 +13,7 @@ import torch
 
 from lfsdk import __version__
 from lfsdk.backends import base
-from lfsdk.backends.base import Availability, Backend, BackendUnavailable, Outputs
+from lfsdk.backends.base import BackendUnavailable, Outputs
 from lfsdk.backends import tensorrt as trt_backend
 from lfsdk.backends.tensorrt import (
     TRT_TO_TORCH, EngineRunner, TensorRTBackend, onnx_at_hand, pad_batch, profile_for, torch_dtype,
@@ -26,6 +26,7 @@ from lfsdk.engine_cache import (
 )
 from lfsdk.model import ModelConfig
 from lfsdk.model.checkpoint import file_sha256
+from tests.api_helpers import StubBackend
 from tests.requirements import requires_tensorrt
 
 H100 = MachineInfo("10.13.0.35", "NVIDIA H100 80GB HBM3", (9, 0))
@@ -324,16 +325,11 @@ def test_create_and_load_refuse_cleanly_without_tensorrt(no_tensorrt, tmp_path):
         TensorRTBackend.load(tmp_path / "hand.engine")
 
 
-class _Fallback(Backend):
+class _Fallback(StubBackend):
     name = "fallback"
 
-    @classmethod
-    def available(cls, device=None):
-        return Availability(True)
-
-    @classmethod
-    def load(cls, path, **options):
-        return cls(ModelConfig(), torch.device("cpu"), "fp32", None)
+    def __init__(self):
+        super().__init__(ModelConfig(), torch.device("cpu"), "fp32", None)
 
     def _infer(self, crops):
         raise NotImplementedError
